@@ -16,36 +16,20 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from _devimport import connectkb  # noqa: E402
 
-from connectkb import paths, quotes  # noqa: E402
+from connectkb import knowledge  # noqa: E402
 from connectkb.namespaces import sparql_prologue  # noqa: E402
-from connectkb.turtle import parse_files  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", help="run only checklist entries of this source (e.g. seed-003)")
     args = parser.parse_args()
-    graph = parse_files(paths.turtle_files(ROOT))
-    print(f"parsed {len(graph)} triples")
-    failures = 0
-    seeds = paths.seeds_dir()
-    if seeds:
-        checked, problems = quotes.check_quotes(graph, seeds)
-        print(f"quotes: {checked} checked, {len(problems)} not found")
-        for p in problems:
-            print("  ", p)
-        failures += len(problems)
-    shape_files = paths.shapes_files(ROOT)
-    if shape_files:
-        from connectkb.integrity import validate_graph
-
-        report = validate_graph(graph, shape_files)
-        print(f"SHACL integrity: {'conforms' if report.conforms else 'DOES NOT CONFORM'}")
-        if not report.conforms:
-            print(report.text[:20000])
-            failures += 1
+    checked = knowledge.check(ROOT)
+    graph = checked.graph
+    print(f"parsed {len(graph)} triples in {checked.timings['parse_s']:.2f}s, SHACL {checked.timings['shacl_s']:.2f}s")
+    print(checked.report.text[:30000])
+    failures = 0 if checked.report.ok else 1
     prologue = sparql_prologue()
     for yml in sorted((ROOT / "tests" / "checklist").glob("*.yaml")):
         entries = yaml.safe_load(yml.read_text(encoding="utf-8")) or []

@@ -1,0 +1,92 @@
+"""SHACL integrity check of the whole KB, with a report a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyshacl import validate
+from rdflib import Graph, Namespace
+from rdflib.namespace import RDF
+from rdflib.term import Node
+
+from .namespaces import PREFIXES
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+# Whole-graph shapes hang off the core ontology IRI and report the offending resource as sh:value.
+WHOLE_KB_FOCUS = "ck:core"
+
+
+@dataclass(frozen=True)
+class Violation:
+    message: str
+    focus: str
+    path: str | None
+    value: str | None
+    severity: str
+
+    def __str__(self) -> str:
+        if self.focus == WHOLE_KB_FOCUS:  # the message already names the offending resource
+            return f"{self.severity}: {self.message}"
+        detail = f" [{self.path}]" if self.path else ""
+        return f"{self.severity}: {self.focus}{detail}: {self.message}"
+
+
+@dataclass
+class IntegrityReport:
+    conforms: bool
+    violations: list[Violation] = field(default_factory=list)
+    quote_problems: list[str] = field(default_factory=list)
+    quotes_checked: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.conforms and not self.quote_problems
+
+    @property
+    def text(self) -> str:
+        lines = [f"SHACL integrity: {'conforms' if self.conforms else f'{len(self.violations)} violation(s)'}"]
+        lines += [f"  - {v}" for v in self.violations]
+        if self.quotes_checked is None:
+            lines.append("seed quotes: not checked (seed documents not found; set CONNECTKB_SEEDS_DIR)")
+        else:
+            lines.append(f"seed quotes: {self.quotes_checked} checked, {len(self.quote_problems)} not found")
+            lines += [f"  - {p}" for p in self.quote_problems]
+        return "\n".join(lines)
+
+
+def load_shapes(files: list[Path]) -> Graph:
+    shapes = Graph()
+    for path in files:
+        shapes.parse(path, format="turtle")
+    return shapes
+
+
+def validate_graph(data: Graph, shapes: Graph) -> IntegrityReport:
+    conforms, results, text = validate(data, shacl_graph=shapes, advanced=True, inference="none",
+                                       allow_warnings=True)
+    if not isinstance(results, Graph):  # pySHACL could not run the shapes at all
+        raise ValueError(f"the integrity shapes cannot be evaluated: {text}")
+    violations = sorted(_violations(results), key=lambda v: (v.focus, v.value or "", v.message))
+    return IntegrityReport(conforms=bool(conforms), violations=violations)
+
+
+def _violations(results: Graph) -> list[Violation]:
+    out = []
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        def one(pred: Node, result: Node = result) -> str | None:
+            value = results.value(result, pred)
+            return None if value is None else _compact(str(value))
+
+        out.append(Violation(message=one(SH.resultMessage) or "constraint not met",
+                             focus=one(SH.focusNode) or "?", path=one(SH.resultPath),
+                             value=one(SH.value), severity=(one(SH.resultSeverity) or "").rsplit("#", 1)[-1]))
+    return out
+
+
+def _compact(iri: str) -> str:
+    best = iri
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and len(iri) - len(ns) < len(best):
+            best = f"{prefix}:{iri[len(ns):]}"
+    return best

@@ -1,0 +1,59 @@
+"""Parses the ontology and KB Turtle once into both an Oxigraph store and an rdflib graph.
+
+Oxigraph answers queries; pySHACL needs rdflib. Parsing once with Oxigraph's fast parser and
+copying the triples into rdflib is cheaper than parsing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+
+class KBSyntaxError(Exception):
+    """A Turtle file of the KB cannot be parsed; the message names the file and position."""
+
+
+@dataclass
+class ParsedKB:
+    triples: list[ox.Triple]
+    files: list[Path]
+
+    def to_rdflib(self) -> Graph:
+        graph = Graph()
+        add = graph.add
+        for t in self.triples:
+            add((_to_rdflib(t.subject), _to_rdflib(t.predicate), _to_rdflib(t.object)))
+        return graph
+
+    def to_oxigraph(self) -> ox.Store:
+        store = ox.Store()
+        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in self.triples)
+        return store
+
+
+def parse_files(files: list[Path]) -> ParsedKB:
+    triples: list[ox.Triple] = []
+    for path in files:
+        try:
+            for quad in ox.parse(path=path, format=ox.RdfFormat.TURTLE, rename_blank_nodes=True):
+                triples.append(ox.Triple(quad.subject, quad.predicate, quad.object))
+        except SyntaxError as exc:
+            raise KBSyntaxError(f"{path}: {exc}") from exc
+    return ParsedKB(triples=triples, files=files)
+
+
+def _to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise TypeError(f"RDF-star triple terms are not used in the KB: {term}")
