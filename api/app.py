@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import __version__
 from .entities import BadIdentifier, EntityService, normalise_lang
+from .fact_input import JSON_LD, TURTLE, graph_to_facts, parse_fact_graph
 from .knowledge import LoadedKB, load
+from .rules import FactError, RuleNotFound, RulesEngine
+
+LangQuery = Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")]
+
+
+class EvaluationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    facts: dict[str, Any]
+    as_of: dt.date | None = None
 
 
 def choose_lang(lang: str | None, accept_language: str | None) -> str:
@@ -27,11 +39,23 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
     """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse."""
     kb = kb or load()
     entities = EntityService(kb.backend)
+    rules = RulesEngine(kb.backend, entities.citations, entities.label_of)
     app = FastAPI(title="connectkb", version=__version__,
                   description="Hong Kong–mainland financial connectivity policy and the offshore RMB market, "
                               "as cited RDF.")
     app.state.kb = kb
     app.state.entities = entities
+    app.state.rules = rules
+
+    @app.exception_handler(RuleNotFound)
+    async def rule_not_found(_: Request, exc: RuleNotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={
+            "detail": f"no rule '{exc.args[0]}'; known rules: {', '.join(sorted(rules.rules))}"})
+
+    @app.exception_handler(FactError)
+    async def fact_error(_: Request, exc: FactError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": [{"loc": ["body", "facts", exc.field],
+                                                                  "msg": exc.message, "type": "value_error"}]})
 
     @app.exception_handler(BadIdentifier)
     async def bad_identifier(_: Request, exc: BadIdentifier) -> JSONResponse:
@@ -75,4 +99,48 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
                                 "search with GET /v1/entities?q=…")
         return entity
 
+    @app.get("/v1/rules")
+    def list_rules(lang: LangQuery = None, accept_language: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        language = choose_lang(lang, accept_language)
+        return {"lang": language, "rules": [rules.summary(r, language) for r in rules.rules.values()]}
+
+    @app.get("/v1/rules/{rule_id}")
+    def get_rule(rule_id: str, lang: LangQuery = None,
+                 accept_language: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        return rules.describe(rule_id, choose_lang(lang, accept_language))
+
+    @app.post("/v1/rules/{rule_id}/evaluate", response_model=None)
+    async def evaluate(rule_id: str, request: Request, lang: LangQuery = None,
+                       as_of: Annotated[dt.date | None, Query()] = None,
+                       accept: Annotated[str | None, Header()] = None,
+                       accept_language: Annotated[str | None, Header()] = None) -> Any:
+        rule = rules.get_rule(rule_id)
+        content_type = (request.headers.get("content-type") or "application/json").split(";")[0].strip().lower()
+        body = await request.body()
+        if content_type in (TURTLE, JSON_LD):
+            facts, graph_as_of = graph_to_facts(parse_fact_graph(body, content_type), rule)
+            when = as_of or (_parse_date(graph_as_of, "as_of") if graph_as_of else dt.date.today())
+        elif content_type == "application/json":
+            try:
+                parsed = EvaluationRequest.model_validate_json(body or b"{}")
+            except ValidationError as exc:
+                raise HTTPException(status_code=422, detail=[
+                    {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+            facts, when = parsed.facts, (parsed.as_of or as_of or dt.date.today())
+        else:
+            raise HTTPException(status_code=415, detail=f"unsupported Content-Type '{content_type}': send "
+                                "application/json, text/turtle or application/ld+json")
+        answer, report = rules.evaluate(rule_id, facts, when, choose_lang(lang, accept_language))
+        if accept and TURTLE in accept and "json" not in accept.split(",")[0]:
+            return Response(report.serialize(format="turtle"), media_type=TURTLE)
+        return answer
+
     return app
+
+
+def _parse_date(value: str, field: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(status_code=422, detail=[{"loc": ["body", field], "type": "value_error",
+                                                      "msg": f"'{value}' is not a date YYYY-MM-DD"}]) from None

@@ -1,0 +1,377 @@
+"""The rules engine: eligibility rules are SHACL shapes in the KB; evaluating one is facts → RDF →
+pySHACL → a three-valued verdict with each criterion's outcome, message and citations.
+
+Nothing here knows any rule: rules, criteria, input facts, code lists, thresholds and dates are read
+from the KB at start-up, so a new rule is new Turtle only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyshacl import validate
+from rdflib import XSD, BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF
+
+from . import sparql_cache
+from .entities import _lang_key, normalise_lang, to_id
+from .namespaces import CK, KB, PREFIXES, sparql_prologue
+from .store import Row, SparqlBackend
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
+_PROLOGUE = sparql_prologue()
+sparql_cache.install()
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+_SHAPE_PATH = ("sh:property|sh:sparql|sh:or|sh:and|sh:not|sh:xone|sh:node|sh:qualifiedValueShape|sh:in|"
+               "sh:path|sh:prefixes|sh:declare|sh:inversePath|sh:alternativePath|sh:zeroOrMorePath|"
+               "sh:oneOrMorePath|sh:zeroOrOnePath|sh:values|rdf:first|rdf:rest")
+
+
+class RuleNotFound(KeyError):
+    pass
+
+
+class FactError(ValueError):
+    """A malformed fact; `field` names it and the message says what was expected."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class InputFact:
+    iri: str
+    name: str
+    kind: str
+    multiple: bool
+    labels: dict[str, str]
+    codes: dict[str, str] = field(default_factory=dict)  # code → concept IRI, for enumerations
+    entity_class: str | None = None
+
+
+@dataclass
+class Criterion:
+    iri: str
+    id: str
+    ordinal: int
+    labels: dict[str, str]
+    pass_messages: dict[str, str]
+    requires: list[str]
+    citation_iris: list[str]
+    shape_nodes: set[Any] = field(default_factory=set)
+
+
+@dataclass
+class Rule:
+    iri: str
+    id: str
+    labels: dict[str, str]
+    applies_to: list[str]
+    fact_set_class: str
+    criteria: list[Criterion]
+    facts: dict[str, InputFact]
+    citation_iris: list[str]
+    unstated: list[str]
+    shapes: Graph
+    kb_slice: Graph
+
+
+def _labels(rows: list[Row], var: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in rows:
+        if var in row and _lang_key(row[var].get("xml:lang")):
+            out.setdefault(_lang_key(row[var].get("xml:lang")), row[var]["value"])  # type: ignore[arg-type]
+    return out
+
+
+def _pick(texts: dict[str, str], lang: str) -> str | None:
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+
+
+class RulesEngine:
+    def __init__(self, backend: SparqlBackend, citations: Any, label_of: Any):
+        """`citations(iris, lang)` and `label_of(iri, lang)` come from the entity service."""
+        self.backend = backend
+        self._citations = citations
+        self._label_of = label_of
+        self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
+
+    # ------------------------------------------------------------------ loading
+    def _select(self, query: str) -> list[Row]:
+        return self.backend.select(_PROLOGUE + query)
+
+    def _load_rules(self) -> list[Rule]:
+        rules = []
+        for row in self._select("SELECT ?r ?code ?cls WHERE { ?r a ck:EligibilityRule ; ck:code ?code ; "
+                                "ck:factSetClass ?cls } ORDER BY ?code"):
+            rules.append(self._load_rule(row["r"]["value"], row["code"]["value"], row["cls"]["value"]))
+        return rules
+
+    def _load_rule(self, iri: str, code: str, fact_set_class: str) -> Rule:
+        one = f"<{iri}>"
+        labels = _labels(self._select(f"SELECT ?l WHERE {{ {one} rdfs:label ?l }}"), "l")
+        applies = [r["x"]["value"] for r in self._select(f"SELECT ?x WHERE {{ {one} ck:appliesTo ?x }}")]
+        cites = [r["c"]["value"] for r in self._select(f"SELECT ?c WHERE {{ {one} ck:citation ?c }}")]
+        unstated = [r["a"]["value"] for r in self._select(f"SELECT ?a WHERE {{ {one} ck:unstatedAspect ?a }}")]
+        criteria = []
+        for row in self._select(f"""SELECT ?c ?code (SAMPLE(?o) AS ?ord) WHERE {{
+                {one} ck:hasCriterion ?c . ?c ck:code ?code . OPTIONAL {{ ?c ck:ordinal ?o }}
+            }} GROUP BY ?c ?code"""):
+            c = row["c"]["value"]
+            crit_rows = self._select(f"""SELECT ?l ?m ?f ?cite WHERE {{
+                {{ <{c}> rdfs:label ?l }} UNION {{ <{c}> ck:passMessage ?m }} UNION
+                {{ <{c}> ck:requiresFact/ck:jsonName ?f }} UNION {{ <{c}> ck:citation ?cite }} }}""")
+            criteria.append(Criterion(
+                iri=c, id=row["code"]["value"], ordinal=int(row.get("ord", {}).get("value", 999)),
+                labels=_labels(crit_rows, "l"), pass_messages=_labels(crit_rows, "m"),
+                requires=sorted({r["f"]["value"] for r in crit_rows if "f" in r}),
+                citation_iris=sorted({r["cite"]["value"] for r in crit_rows if "cite" in r})))
+        criteria.sort(key=lambda c: (c.ordinal, c.id))
+        facts = self._load_facts({name for c in criteria for name in c.requires})
+        shapes = self._shapes_graph(criteria)
+        slice_query = self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}")
+        kb_slice = self._construct(slice_query[0]["q"]["value"]) if slice_query else Graph()
+        return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
+                    criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
+                    kb_slice=kb_slice)
+
+    def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
+        facts: dict[str, InputFact] = {}
+        for name in sorted(names):
+            rows = self._select(f"""SELECT ?f ?kind ?multiple ?l ?scheme ?cls WHERE {{
+                ?f a ck:InputFact ; ck:jsonName "{name}" ; ck:valueKind/ck:code ?kind .
+                OPTIONAL {{ ?f ck:multiple ?multiple }} OPTIONAL {{ ?f rdfs:label ?l }}
+                OPTIONAL {{ ?f ck:valuesFrom ?scheme }} OPTIONAL {{ ?f ck:entityClass ?cls }} }}""")
+            if not rows:
+                raise ValueError(f"a criterion requires input fact '{name}', which no ck:InputFact declares")
+            first = rows[0]
+            fact = InputFact(iri=first["f"]["value"], name=name, kind=first["kind"]["value"],
+                             multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
+                             entity_class=first.get("cls", {}).get("value"))
+            if "scheme" in first:
+                for row in self._select(f"""SELECT ?c ?code WHERE {{
+                        ?c skos:inScheme <{first['scheme']['value']}> ; ck:code ?code }}"""):
+                    fact.codes[row["code"]["value"]] = row["c"]["value"]
+            facts[name] = fact
+        return facts
+
+    def _construct(self, query: str) -> Graph:
+        graph = Graph()
+        for row in self.backend.select(_PROLOGUE + _as_select(query)):
+            graph.add((_term(row["s"]), _term(row["p"]), _term(row["o"])))
+        return graph
+
+    def _shapes_graph(self, criteria: list[Criterion]) -> Graph:
+        """The criteria's shapes with everything they hang on (property shapes, SPARQL, prefixes)."""
+        roots = " ".join(f"<{c.iri}>" for c in criteria)
+        rows = self._select(f"""SELECT ?root ?s ?p ?o WHERE {{
+            VALUES ?root {{ {roots} }}
+            {{ ?root ({_SHAPE_PATH})* ?s }} UNION {{ ?root ck:undeterminedShape/({_SHAPE_PATH})* ?s }}
+            ?s ?p ?o }}""")
+        graph = Graph()
+        by_iri = {c.iri: c for c in criteria}
+        for row in rows:
+            s = _term(row["s"])
+            graph.add((s, _term(row["p"]), _term(row["o"])))
+            by_iri[row["root"]["value"]].shape_nodes.add(s)
+        return graph
+
+    # ------------------------------------------------------------------ facts → RDF
+    def facts_to_graph(self, rule: Rule, facts: dict[str, Any], as_of: dt.date) -> Graph:
+        unknown = sorted(set(facts) - set(rule.facts))
+        if unknown:
+            raise FactError(unknown[0], f"unknown fact '{unknown[0]}' for rule {rule.id}; "
+                                        f"expected one of: {', '.join(sorted(rule.facts))}")
+        graph = Graph()
+        graph.add((FACT_SET, RDF.type, URIRef(rule.fact_set_class)))
+        graph.add((FACT_SET, CK.asOf, Literal(as_of.isoformat(), datatype=XSD.date)))
+        for name, value in facts.items():
+            if value is None:
+                continue  # an explicit null is a missing fact
+            fact = rule.facts[name]
+            values = value if fact.multiple else [value]
+            if fact.multiple and not isinstance(value, list):
+                raise FactError(name, f"'{name}' takes a list of values")
+            for item in values:
+                graph.add((FACT_SET, URIRef(fact.iri), self._fact_value(fact, item)))
+        return graph
+
+    def _fact_value(self, fact: InputFact, value: Any) -> URIRef | Literal:
+        name, kind = fact.name, fact.kind
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                raise FactError(name, f"'{name}' must be true or false")
+            return Literal(value)
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FactError(name, f"'{name}' must be a whole number")
+            return Literal(value, datatype=XSD.integer)
+        if kind == "decimal":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise FactError(name, f"'{name}' must be a number")
+            return Literal(str(value), datatype=XSD.decimal)
+        if kind == "date":
+            try:
+                return Literal(dt.date.fromisoformat(str(value)).isoformat(), datatype=XSD.date)
+            except ValueError:
+                raise FactError(name, f"'{name}' must be a date YYYY-MM-DD") from None
+        if kind == "concept":
+            if not isinstance(value, str) or value not in fact.codes:
+                raise FactError(name, f"'{name}' must be one of: {', '.join(sorted(fact.codes))}")
+            return URIRef(fact.codes[value])
+        if kind == "entity":
+            # Ids outside the KB are not errors: they name entities the scheme does not include.
+            if not isinstance(value, str) or not _CODE.match(value):
+                raise FactError(name, f"'{name}' must be an entity id such as 'hsbc' (letters, digits, '-', '.')")
+            return URIRef(str(KB) + value)
+        if kind == "string":
+            if not isinstance(value, str):
+                raise FactError(name, f"'{name}' must be a string")
+            return Literal(value)
+        raise ValueError(f"input fact {name} has an unsupported value kind {kind}")
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, rule_id: str, facts: dict[str, Any], as_of: dt.date, lang: str = "en",
+                 fact_graph: Graph | None = None) -> tuple[dict[str, Any], Graph]:
+        rule = self.get_rule(rule_id)
+        lang = normalise_lang(lang)
+        facts_graph = fact_graph if fact_graph is not None else self.facts_to_graph(rule, facts, as_of)
+        data = Graph()
+        for triple in rule.kb_slice:
+            data.add(triple)
+        for triple in facts_graph:
+            data.add(triple)
+        _, report, _ = validate(data, shacl_graph=rule.shapes, advanced=True, inference="none",
+                                allow_warnings=True)
+        present = {name for name, fact in rule.facts.items()
+                   if (FACT_SET, URIRef(fact.iri), None) in facts_graph}
+        findings = _findings(report)
+        criteria_out = []
+        missing_counter: Counter[str] = Counter()
+        for criterion in rule.criteria:
+            missing = [f for f in criterion.requires if f not in present]
+            hits = [f for f in findings if f["shape"] in criterion.shape_nodes]
+            violations = [f for f in hits if f["severity"] == "Violation"]
+            warnings = [f for f in hits if f["severity"] != "Violation"]
+            if missing:
+                # a shape may object to an absent value (sh:hasValue); absence is unknown, not a failure
+                outcome = "unknown"
+                message = ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(missing)
+                missing_counter.update(missing)
+            elif violations:
+                outcome, message = "fail", _pick(violations[0]["messages"], lang)
+            elif warnings:
+                outcome, message = "unknown", _pick(warnings[0]["messages"], lang)
+            else:
+                outcome, message = "pass", _pick(criterion.pass_messages, lang) or _pick(criterion.labels, lang)
+            criteria_out.append({
+                "id": criterion.id, "label": _pick(criterion.labels, lang), "outcome": outcome,
+                "message": message, "requires": criterion.requires,
+                "citations": self._citations(criterion.citation_iris, lang)})
+        outcomes = {c["outcome"] for c in criteria_out}
+        verdict = "ineligible" if "fail" in outcomes else ("undetermined" if "unknown" in outcomes else "eligible")
+        order = [f for c in rule.criteria for f in c.requires]
+        missing_facts = sorted(missing_counter, key=order.index)
+        next_fact = max(missing_facts, key=lambda f: (missing_counter[f], -order.index(f))) if missing_facts else None
+        answer = {
+            "rule": rule.id, "label": _pick(rule.labels, lang), "as_of": as_of.isoformat(), "lang": lang,
+            "verdict": verdict, "criteria": criteria_out, "missing_facts": missing_facts, "next_fact": next_fact,
+            "unstated_criteria": [{"id": to_id(a), "label": self._label_of(a, lang)} for a in rule.unstated],
+            "citations": self._citations(rule.citation_iris, lang),
+        }
+        return answer, report
+
+    def get_rule(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise RuleNotFound(rule_id) from None
+
+    # ------------------------------------------------------------------ catalogue
+    def summary(self, rule: Rule, lang: str) -> dict[str, Any]:
+        return {"id": rule.id, "iri": rule.iri, "label": _pick(rule.labels, lang), "labels": rule.labels,
+                "applies_to": [{"id": to_id(a), "label": self._label_of(a, lang)} for a in rule.applies_to],
+                "citations": self._citations(rule.citation_iris, lang)}
+
+    def describe(self, rule_id: str, lang: str) -> dict[str, Any]:
+        rule = self.get_rule(rule_id)
+        return {**self.summary(rule, lang),
+                "criteria": [{"id": c.id, "label": _pick(c.labels, lang), "labels": c.labels,
+                              "requires": c.requires, "citations": self._citations(c.citation_iris, lang)}
+                             for c in rule.criteria],
+                "unstated_criteria": [{"id": to_id(a), "label": self._label_of(a, lang)} for a in rule.unstated],
+                "facts_schema": self.json_schema(rule, lang)}
+
+    def json_schema(self, rule: Rule, lang: str) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        for name, fact in rule.facts.items():
+            item: dict[str, Any] = {
+                "boolean": {"type": "boolean"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
+                "date": {"type": "string", "format": "date"}, "string": {"type": "string"},
+                "entity": {"type": "string", "pattern": _CODE.pattern},
+                "concept": {"type": "string", "enum": sorted(fact.codes)},
+            }[fact.kind]
+            item.update(_bounds(rule.shapes, fact.iri))
+            if fact.kind == "entity" and fact.entity_class:
+                known = self._select(f"SELECT ?code WHERE {{ ?e a <{fact.entity_class}> ; ck:code ?code }} "
+                                     "ORDER BY ?code")
+                item["examples"] = [r["code"]["value"] for r in known]
+            schema = {"type": "array", "items": item, "uniqueItems": True} if fact.multiple else item
+            schema["title"] = _pick(fact.labels, lang)
+            properties[name] = schema
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                "title": _pick(rule.labels, lang), "properties": properties, "additionalProperties": False}
+
+
+def _bounds(shapes: Graph, fact_iri: str) -> dict[str, Any]:
+    """Numeric bounds a property shape puts on a fact, for the JSON Schema."""
+    out: dict[str, Any] = {}
+    for shape in shapes.subjects(SH.path, URIRef(fact_iri)):
+        for pred, key in ((SH.minInclusive, "minimum"), (SH.maxInclusive, "maximum"),
+                          (SH.minExclusive, "exclusiveMinimum"), (SH.maxExclusive, "exclusiveMaximum")):
+            value = shapes.value(shape, pred)
+            if value is not None:
+                out[key] = value.toPython() if not isinstance(value.toPython(), str) else float(value)
+    return out
+
+
+def _findings(report: Graph) -> list[dict[str, Any]]:
+    out = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        messages: dict[str, str] = {}
+        for m in report.objects(result, SH.resultMessage):
+            # pySHACL drops the language tag when it fills a SPARQL message template
+            key = _lang_key(getattr(m, "language", None)) or ("zh" if _CJK.search(str(m)) else "en")
+            messages.setdefault(key, str(m))
+        severity = str(report.value(result, SH.resultSeverity) or "").rsplit("#", 1)[-1]
+        out.append({"shape": report.value(result, SH.sourceShape), "severity": severity, "messages": messages})
+    return out
+
+
+def _as_select(construct: str) -> str:
+    """Run a declared CONSTRUCT slice as SELECT ?s ?p ?o over its WHERE clause (backends answer SELECT)."""
+    match = re.search(r"CONSTRUCT\s*\{\s*\?s\s+\?p\s+\?o\s*\.?\s*\}\s*WHERE", construct, re.IGNORECASE)
+    if not match:
+        raise ValueError("a ck:kbSlice must be 'CONSTRUCT { ?s ?p ?o } WHERE { … }'")
+    return "SELECT DISTINCT ?s ?p ?o WHERE" + construct[match.end():]
+
+
+def _term(value: dict[str, str]) -> URIRef | BNode | Literal:
+    if value["type"] == "uri":
+        return URIRef(value["value"])
+    if value["type"] == "bnode":
+        return BNode(value["value"])
+    if "xml:lang" in value:
+        return Literal(value["value"], lang=value["xml:lang"])
+    return Literal(value["value"], datatype=URIRef(value["datatype"]) if "datatype" in value else None)
+
+
+__all__ = ["FACT_SET", "PREFIXES", "FactError", "RuleNotFound", "RulesEngine"]
