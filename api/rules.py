@@ -82,6 +82,7 @@ class Rule:
     unstated: list[str]
     shapes: Graph
     kb_slice: Graph
+    parameters: Graph = field(default_factory=Graph)
 
 
 def _labels(rows: list[Row], var: str) -> dict[str, str]:
@@ -139,9 +140,13 @@ class RulesEngine:
         shapes = self._shapes_graph(criteria)
         slice_query = self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}")
         kb_slice = self._construct(slice_query[0]["q"]["value"]) if slice_query else Graph()
+        parameters = Graph()
+        for s, p, o in shapes:
+            if isinstance(s, URIRef) and str(p).startswith(str(CK)):
+                parameters.add((s, p, o))
         return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
                     criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
-                    kb_slice=kb_slice)
+                    kb_slice=kb_slice, parameters=parameters)
 
     def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
         facts: dict[str, InputFact] = {}
@@ -246,6 +251,8 @@ class RulesEngine:
         facts_graph = fact_graph if fact_graph is not None else self.facts_to_graph(rule, facts, as_of)
         data = Graph()
         for triple in rule.kb_slice:
+            data.add(triple)
+        for triple in rule.parameters:  # criterion shapes' own parameters, read via $currentShape
             data.add(triple)
         for triple in facts_graph:
             data.add(triple)
