@@ -16,6 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import _devimport  # noqa: E402, F401  (makes `connectkb` resolve to the checkout's api/)
 
 from connectkb import knowledge  # noqa: E402
 from connectkb.namespaces import sparql_prologue  # noqa: E402
