@@ -130,10 +130,11 @@ class EntityService:
         return {"id": to_id(e.iri), "iri": e.iri, "label": _pick(e.labels, lang),
                 "types": sorted(to_id(t) for t in e.types if not t.startswith(PREFIXES["rdfs"]))}
 
-    def label_of(self, iri: str, lang: str) -> str | None:
+    def label_of(self, iri: str, lang: str, exact: bool = False) -> str | None:
+        """The entity's label in `lang` (falling back to another language unless `exact`)."""
         entry = self._index.get(iri)
         if entry and entry.labels:
-            return _pick(entry.labels, lang)
+            return entry.labels.get(lang) if exact else _pick(entry.labels, lang)
         return None
 
     # ------------------------------------------------------------ one entity

@@ -15,7 +15,7 @@ from typing import Any
 
 from pyshacl import validate
 from rdflib import XSD, BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF
+from rdflib.namespace import RDF, RDFS
 
 from . import sparql_cache
 from .entities import _lang_key, normalise_lang, to_id
@@ -103,6 +103,7 @@ class RulesEngine:
         self.backend = backend
         self._citations = citations
         self._label_of = label_of
+        self._labels_added: dict[str, list[tuple[Any, Any, Any]]] = {}
         self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
 
     # ------------------------------------------------------------------ loading
@@ -254,6 +255,10 @@ class RulesEngine:
             data.add(triple)
         for triple in rule.parameters:  # criterion shapes' own parameters, read via $currentShape
             data.add(triple)
+        for value in set(facts_graph.objects()) | set(rule.parameters.objects()):
+            if isinstance(value, URIRef):  # labels, so that messages can name things
+                for triple in self._label_triples(value):
+                    data.add(triple)
         for triple in facts_graph:
             data.add(triple)
         _, report, _ = validate(data, shacl_graph=rule.shapes, advanced=True, inference="none",
@@ -295,6 +300,14 @@ class RulesEngine:
             "citations": self._citations(rule.citation_iris, lang),
         }
         return answer, report
+
+    def _label_triples(self, iri: URIRef) -> list[tuple[Any, Any, Any]]:
+        key = str(iri)
+        if key not in self._labels_added:
+            self._labels_added[key] = [(iri, RDFS.label, Literal(text, lang=tag))
+                                       for lang, tag in (("en", "en"), ("zh", "zh-Hans"))
+                                       if (text := self._label_of(key, lang, exact=True))]
+        return self._labels_added[key]
 
     def get_rule(self, rule_id: str) -> Rule:
         try:
