@@ -139,12 +139,13 @@ class RulesEngine:
         criteria.sort(key=lambda c: (c.ordinal, c.id))
         facts = self._load_facts({name for c in criteria for name in c.requires})
         shapes = self._shapes_graph(criteria)
-        slice_query = self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}")
-        kb_slice = self._construct(slice_query[0]["q"]["value"]) if slice_query else Graph()
         parameters = Graph()
         for s, p, o in shapes:
             if isinstance(s, URIRef) and str(p).startswith(str(CK)):
                 parameters.add((s, p, o))
+        kb_slice = self._implied_slice(parameters)
+        for row in self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}"):  # extra KB a custom shape reads
+            kb_slice += self._construct(row["q"]["value"])
         return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
                     criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
                     kb_slice=kb_slice, parameters=parameters)
@@ -168,6 +169,23 @@ class RulesEngine:
                     fact.codes[row["code"]["value"]] = row["c"]["value"]
             facts[name] = fact
         return facts
+
+    def _implied_slice(self, parameters: Graph) -> Graph:
+        """The KB facts the shared checks read, implied by the criteria's parameters: every fact of
+        each arrangement a criterion names (ck:eligibleUnder), and every assignment of each role it
+        names (ck:heldRole) with its member's labels and its arrangement's start."""
+        graph = Graph()
+        for under in set(parameters.objects(None, CK.eligibleUnder)):
+            graph += self._construct(f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+                {{ BIND(<{under}> AS ?s) ?s ?p ?o }}
+                UNION {{ <{under}> ?q ?s . ?s rdfs:label ?o . BIND(rdfs:label AS ?p) }} }}""")
+        for role in set(parameters.objects(None, CK.heldRole)):
+            graph += self._construct(f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+                {{ ?s org:role <{role}> ; ?p ?o }}
+                UNION {{ ?ra org:role <{role}> ; org:member ?s . ?s ?p ?o . FILTER(?p IN (rdfs:label, ck:code)) }}
+                UNION {{ ?ra org:role <{role}> ; ck:withinArrangement ?s . ?s ?p ?o .
+                         FILTER(?p = ck:effectiveFromPeriod) }} }}""")
+        return graph
 
     def _construct(self, query: str) -> Graph:
         graph = Graph()
@@ -263,9 +281,10 @@ class RulesEngine:
             data.add(triple)
         _, report, _ = validate(data, shacl_graph=rule.shapes, advanced=True, inference="none",
                                 allow_warnings=True)
+        report_findings = _findings(report, rule.shapes)
         present = {name for name, fact in rule.facts.items()
                    if (FACT_SET, URIRef(fact.iri), None) in facts_graph}
-        findings = _findings(report)
+        findings = report_findings
         criteria_out = []
         missing_counter: Counter[str] = Counter()
         for criterion in rule.criteria:
@@ -363,14 +382,30 @@ def _bounds(shapes: Graph, fact_iri: str) -> dict[str, Any]:
     return out
 
 
-def _findings(report: Graph) -> list[dict[str, Any]]:
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[?$]\w+\}", template)
+    return re.compile("^" + "(?s:.*?)".join(re.escape(p) for p in parts) + "$")
+
+
+def _message_language(message: Any, constraint: Any, shapes: Graph) -> str:
+    """pySHACL drops the language tag when it fills a SPARQL message template: recover it from the
+    template the message was made from."""
+    key = _lang_key(getattr(message, "language", None))
+    if key:
+        return key
+    for template in shapes.objects(constraint, SH.message) if constraint is not None else ():
+        if _template_pattern(str(template)).match(str(message)):
+            return _lang_key(getattr(template, "language", None)) or "en"
+    return "zh" if _CJK.search(str(message)) else "en"
+
+
+def _findings(report: Graph, shapes: Graph) -> list[dict[str, Any]]:
     out = []
     for result in report.subjects(RDF.type, SH.ValidationResult):
         messages: dict[str, str] = {}
+        constraint = report.value(result, SH.sourceConstraint)
         for m in report.objects(result, SH.resultMessage):
-            # pySHACL drops the language tag when it fills a SPARQL message template
-            key = _lang_key(getattr(m, "language", None)) or ("zh" if _CJK.search(str(m)) else "en")
-            messages.setdefault(key, str(m))
+            messages.setdefault(_message_language(m, constraint, shapes), str(m))
         severity = str(report.value(result, SH.resultSeverity) or "").rsplit("#", 1)[-1]
         out.append({"shape": report.value(result, SH.sourceShape), "severity": severity, "messages": messages})
     return out
