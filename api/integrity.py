@@ -11,7 +11,7 @@ from rdflib import Graph, Namespace
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from .namespaces import PREFIXES
+from .namespaces import compact
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 # Whole-graph shapes hang off the core ontology IRI and report the offending resource as sh:value.
@@ -118,8 +118,8 @@ def _run_whole_graph_constraints(constraints: list[_WholeGraphConstraint], store
         solutions = store.query(c.prologue + c.select, substitutions={ox.Variable("this"): ox.NamedNode(c.focus)})
         for solution in solutions:
             value = solution["value"]
-            shown = _compact(value.value) if value is not None else None
-            out.append(Violation(message=c.message.replace("{?value}", shown or "?"), focus=_compact(c.focus),
+            shown = compact(value.value) if value is not None else None
+            out.append(Violation(message=c.message.replace("{?value}", shown or "?"), focus=compact(c.focus),
                                  path=None, value=shown, severity="Violation"))
     return out
 
@@ -129,17 +129,9 @@ def _violations(results: Graph) -> list[Violation]:
     for result in results.subjects(RDF.type, SH.ValidationResult):
         def one(pred: Node, result: Node = result) -> str | None:
             value = results.value(result, pred)
-            return None if value is None else _compact(str(value))
+            return None if value is None else compact(str(value))
 
         out.append(Violation(message=one(SH.resultMessage) or "constraint not met",
                              focus=one(SH.focusNode) or "?", path=one(SH.resultPath),
                              value=one(SH.value), severity=(one(SH.resultSeverity) or "").rsplit("#", 1)[-1]))
     return out
-
-
-def _compact(iri: str) -> str:
-    best = iri
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns) and len(iri) - len(ns) < len(best):
-            best = f"{prefix}:{iri[len(ns):]}"
-    return best

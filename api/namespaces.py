@@ -42,3 +42,12 @@ PREFIXES: dict[str, str] = {
 
 def sparql_prologue() -> str:
     return "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+
+
+def compact(iri: str) -> str:
+    """The shortest prefixed form of an IRI (e.g. 'cite:s000-x'), or the IRI itself."""
+    best = iri
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns) and len(iri) - len(ns) + len(prefix) + 1 < len(best):
+            best = f"{prefix}:{iri[len(ns):]}"
+    return best

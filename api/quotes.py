@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from .namespaces import sparql_prologue
+from .namespaces import compact, sparql_prologue
 
 _WHITESPACE = re.compile(r"\s+", re.UNICODE)
 
@@ -35,7 +35,7 @@ class QuoteProblem:
     quote: str
 
     def __str__(self) -> str:
-        return f"{self.citation}: quote not found verbatim in seed {self.seed_file}: «{self.quote[:80]}»"
+        return f"{compact(self.citation)}: quote not found verbatim in seed {self.seed_file}: «{self.quote[:80]}»"
 
 
 def check_quotes(graph: Graph, seeds: Path) -> tuple[int, list[QuoteProblem]]:
