@@ -62,6 +62,11 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": [{"loc": ["path", "id"], "msg": str(exc),
                                                                   "type": "value_error"}]})
 
+    @app.get("/ping", include_in_schema=False)
+    def ping() -> dict[str, bool]:
+        """The app's hello-world: the benchmarks' baseline for what the framework alone costs."""
+        return {"pong": True}
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "triples": kb.triple_count, "release": kb.release,

@@ -1,33 +1,50 @@
-"""connectkb benchmarks: prints the figures the issues ask for.
+"""connectkb benchmarks: prints the figures the issues ask for, measured in one run.
 
-    python bench/run.py                # everything
-    python bench/run.py cold-start     # one section
+    python bench/run.py                 # every section
+    python bench/run.py cold-start      # one section
+    python bench/run.py rules-http --duration 10 --connections 16
 
-Figures are measured here, in one run, never asserted in tests.
+HTTP sections start `connectkb serve` (one uvicorn worker) on a free loopback port and load it with
+wrk (Debian package `wrk`), comparing each endpoint with the same app's hello-world (`GET /ping`).
+Figures are never asserted in tests: machines differ.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
 
 
-def cold_start(runs: int = 5) -> None:
+def cold_start(args: argparse.Namespace) -> None:
     """Load + validate, in process (by phase) and as a fresh `connectkb validate` process."""
     from connectkb.knowledge import load
 
     phases: dict[str, list[float]] = {}
-    for _ in range(runs):
+    for _ in range(args.runs):
         kb = load()
         for name, seconds in kb.timings.items():
             phases.setdefault(name, []).append(seconds)
-    print(f"cold start, in process ({runs} runs, {kb.triple_count} triples): " + ", ".join(
+    print(f"cold start, in process ({args.runs} runs, {kb.triple_count} triples): " + ", ".join(
         f"{name} median {statistics.median(v):.3f}s" for name, v in phases.items()))
     walls = []
-    for _ in range(max(2, runs // 2)):
+    for _ in range(max(2, args.runs // 2)):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "connectkb", "validate"], check=True, capture_output=True)
         walls.append(time.perf_counter() - t0)
@@ -35,16 +52,116 @@ def cold_start(runs: int = 5) -> None:
           f"median {statistics.median(walls):.3f}s, max {max(walls):.3f}s over {len(walls)} runs")
 
 
-SECTIONS = {"cold-start": cold_start}
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "connectkb", "serve", "--port", str(port), "--log-level",
+                             "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base + "/health", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start: " + proc.stderr.read().decode()) from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url: str, args: argparse.Namespace, lua: str | None = None) -> dict[str, float]:
+    cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s", "--latency", url]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        if lua:
+            script.write(lua)
+    if lua:
+        cmd[1:1] = ["-s", script.name]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = {p: float(v) * _UNIT[u] for p, v, u in _LATENCY.findall(out)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50_ms": latency["50"], "p99_ms": latency["99"],
+            "non_2xx": float(errors.group(1)) if errors else 0.0}
+
+
+def _post_script(path_and_bodies: list[tuple[str, str]]) -> str:
+    entries = ",\n".join(f"{{ {json.dumps(p)}, {json.dumps(b)} }}" for p, b in path_and_bodies)
+    return f"""
+requests_list = {{ {entries} }}
+i = 0
+request = function()
+  i = i % #requests_list + 1
+  local r = requests_list[i]
+  return wrk.format("POST", r[1], {{["Content-Type"] = "application/json"}}, r[2])
+end
+"""
+
+
+def _rule_requests() -> list[tuple[str, str]]:
+    """Every question of tests/rules/*.yaml: varied rules, facts, dates and verdicts."""
+    out = []
+    for path in sorted((REPO / "tests" / "rules").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for q in doc["questions"]:
+            rule = q.get("rule") or doc["rule"]
+            out.append((f"/v1/rules/{rule}/evaluate", json.dumps({"facts": q["facts"], "as_of": q["as_of"]})))
+    return out
+
+
+def _report(name: str, figures: dict[str, float], baseline: dict[str, float] | None) -> None:
+    ratio = f", {figures['rps'] / baseline['rps']:.3f} of hello-world" if baseline else ""
+    print(f"  {name:<42} {figures['rps']:>9.1f} req/s  p50 {figures['p50_ms']:>7.2f} ms  "
+          f"p99 {figures['p99_ms']:>7.2f} ms  non-2xx {int(figures['non_2xx'])}{ratio}")
+
+
+def rules_http(args: argparse.Namespace) -> None:
+    """POST /v1/rules/{id}/evaluate with varied inputs against GET /ping, over HTTP, one worker."""
+    if not shutil.which("wrk"):
+        sys.exit("rules-http needs wrk: apt-get install wrk")
+    requests = _rule_requests()
+    with _server() as base:
+        _wrk(base + "/ping", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
+        hello = _wrk(base + "/ping", args)
+        evaluate = _wrk(base, args, _post_script(requests))
+    print(f"rules over HTTP (1 uvicorn worker, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+          f"{len(requests)} varied evaluation requests):")
+    _report("GET /ping (hello-world, same app)", hello, None)
+    _report("POST /v1/rules/{id}/evaluate", evaluate, hello)
+
+
+SECTIONS = {"cold-start": cold_start, "rules-http": rules_http}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], default=[])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {sorted(SECTIONS)}")
     for name in args.sections or SECTIONS:
         print(f"== {name}")
-        SECTIONS[name]()
+        SECTIONS[name](args)
 
 
 if __name__ == "__main__":
