@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -135,7 +136,9 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
         else:
             raise HTTPException(status_code=415, detail=f"unsupported Content-Type '{content_type}': send "
                                 "application/json, text/turtle or application/ld+json")
-        answer, report = rules.evaluate(rule_id, facts, when, choose_lang(lang, accept_language))
+        # CPU-bound (pySHACL): off the event loop, so that other requests keep being served
+        language = choose_lang(lang, accept_language)
+        answer, report = await run_in_threadpool(rules.evaluate, rule_id, facts, when, language)
         if accept and TURTLE in accept and "json" not in accept.split(",")[0]:
             return Response(report.serialize(format="turtle"), media_type=TURTLE)
         return answer

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,8 +82,7 @@ class Rule:
     citation_iris: list[str]
     unstated: list[str]
     shapes: Graph
-    kb_slice: Graph
-    parameters: Graph = field(default_factory=Graph)
+    base: Graph  # the KB slice, the criteria's parameters and labels: what every evaluation reads
 
 
 def _labels(rows: list[Row], var: str) -> dict[str, str]:
@@ -104,6 +104,7 @@ class RulesEngine:
         self._citations = citations
         self._label_of = label_of
         self._labels_added: dict[str, list[tuple[Any, Any, Any]]] = {}
+        self._lock = threading.Lock()
         self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
 
     # ------------------------------------------------------------------ loading
@@ -143,12 +144,17 @@ class RulesEngine:
         for s, p, o in shapes:
             if isinstance(s, URIRef) and str(p).startswith(str(CK)):
                 parameters.add((s, p, o))
-        kb_slice = self._implied_slice(parameters)
+        base = self._implied_slice(parameters)
         for row in self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}"):  # extra KB a custom shape reads
-            kb_slice += self._construct(row["q"]["value"])
+            base += self._construct(row["q"]["value"])
+        base += parameters  # criterion shapes' own parameters, read through $currentShape
+        for value in set(parameters.objects()):
+            if isinstance(value, URIRef):
+                for triple in self._label_triples(value):
+                    base.add(triple)
         return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
                     criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
-                    kb_slice=kb_slice, parameters=parameters)
+                    base=base)
 
     def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
         facts: dict[str, InputFact] = {}
@@ -268,19 +274,23 @@ class RulesEngine:
         rule = self.get_rule(rule_id)
         lang = normalise_lang(lang)
         facts_graph = fact_graph if fact_graph is not None else self.facts_to_graph(rule, facts, as_of)
-        data = Graph()
-        for triple in rule.kb_slice:
-            data.add(triple)
-        for triple in rule.parameters:  # criterion shapes' own parameters, read via $currentShape
-            data.add(triple)
-        for value in set(facts_graph.objects()) | set(rule.parameters.objects()):
-            if isinstance(value, URIRef):  # labels, so that messages can name things
-                for triple in self._label_triples(value):
-                    data.add(triple)
-        for triple in facts_graph:
-            data.add(triple)
-        _, report, _ = validate(data, shacl_graph=rule.shapes, advanced=True, inference="none",
-                                allow_warnings=True)
+        added = list(facts_graph)
+        for value in set(facts_graph.objects()):
+            if isinstance(value, URIRef):  # labels, so that messages can name what the facts name
+                added += [t for t in self._label_triples(value) if t not in rule.base]
+        # The rule's KB slice stays in one graph per rule; each evaluation adds its facts, validates
+        # in place and takes them out again (copying the slice cost ~40 %). One lock for all rules:
+        # rdflib parses SPARQL with pyparsing, which is not thread-safe, and the GIL leaves nothing
+        # to gain from running validations side by side.
+        with self._lock:
+            for triple in added:
+                rule.base.add(triple)
+            try:
+                _, report, _ = validate(rule.base, shacl_graph=rule.shapes, advanced=True, inference="none",
+                                        allow_warnings=True, inplace=True)
+            finally:
+                for triple in added:
+                    rule.base.remove(triple)
         report_findings = _findings(report, rule.shapes)
         present = {name for name, fact in rule.facts.items()
                    if (FACT_SET, URIRef(fact.iri), None) in facts_graph}
