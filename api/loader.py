@@ -47,6 +47,23 @@ def parse_files(files: list[Path]) -> ParsedKB:
     return ParsedKB(triples=triples, files=files)
 
 
+def to_oxigraph_quad(triple: tuple[Node, Node, Node]) -> ox.Quad:
+    s, p, o = (to_oxigraph(t) for t in triple)
+    return ox.Quad(s, p, o, ox.DefaultGraph())  # type: ignore[arg-type]
+
+
+def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)) if term.datatype else None)
+    raise TypeError(f"unsupported term {term!r}")
+
+
 def _to_rdflib(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> Node:
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
