@@ -71,6 +71,11 @@ class EntityService:
     def __init__(self, backend: SparqlBackend):
         self.backend = backend
         self._index = self._build_index()
+        self._labels: dict[str, dict[str, str]] = defaultdict(dict)
+        for row in backend.select(_PROLOGUE + "SELECT ?s ?l WHERE { ?s rdfs:label ?l . FILTER(isIRI(?s)) }"):
+            key = _lang_key(row["l"].get("xml:lang"))
+            if key:
+                self._labels[row["s"]["value"]].setdefault(key, row["l"]["value"])
 
     # ------------------------------------------------------------ index and search
     def _build_index(self) -> dict[str, _Indexed]:
@@ -131,10 +136,10 @@ class EntityService:
                 "types": sorted(to_id(t) for t in e.types if not t.startswith(PREFIXES["rdfs"]))}
 
     def label_of(self, iri: str, lang: str, exact: bool = False) -> str | None:
-        """The entity's label in `lang` (falling back to another language unless `exact`)."""
-        entry = self._index.get(iri)
-        if entry and entry.labels:
-            return entry.labels.get(lang) if exact else _pick(entry.labels, lang)
+        """The label in `lang` of any IRI the KB labels (falling back to another language unless `exact`)."""
+        labels = self._labels.get(iri)
+        if labels:
+            return labels.get(lang) if exact else _pick(labels, lang)
         return None
 
     # ------------------------------------------------------------ one entity

@@ -62,6 +62,10 @@ def graph_to_facts(graph: Graph, rule: Rule) -> tuple[dict[str, Any], str | None
         if fact is None:
             continue
         value = _python_value(o, fact.codes)
+        if fact.kind == "rating":
+            value = next(({"agency": a, "grade": g} for (a, g), iri in fact.grades.items() if iri == str(o)), value)
+        elif fact.kind == "iso4217":
+            value = str(o).rsplit("/", 1)[-1]
         if fact.multiple:
             facts.setdefault(fact.name, []).append(value)
         else:

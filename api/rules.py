@@ -58,6 +58,9 @@ class InputFact:
     labels: dict[str, str]
     codes: dict[str, str] = field(default_factory=dict)  # code → concept IRI, for enumerations
     entity_class: str | None = None
+    scheme: str | None = None
+    grades: dict[tuple[str, str], str] = field(default_factory=dict)  # (agency, symbol) → grade IRI
+    agencies: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Criterion:
     pass_messages: dict[str, str]
     requires: list[str]
     citation_iris: list[str]
+    one_of: list[str] = field(default_factory=list)  # needs at least one of these facts
+    reads: list[str] = field(default_factory=list)  # reads these facts when given, needs none of them
     shape_nodes: set[Any] = field(default_factory=set)
 
 
@@ -108,6 +113,8 @@ class RulesEngine:
         self._label_of = label_of
         self._labels_added: dict[str, list[tuple[Any, Any, Any]]] = {}
         self._lock = threading.Lock()
+        names = {r["n"]["value"] for r in self._select("SELECT ?n WHERE { ?f a ck:InputFact ; ck:jsonName ?n }")}
+        self.input_facts = self._load_facts(names)
         self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
 
     # ------------------------------------------------------------------ loading
@@ -126,28 +133,34 @@ class RulesEngine:
         labels = _labels(self._select(f"SELECT ?l WHERE {{ {one} rdfs:label ?l }}"), "l")
         applies = [r["x"]["value"] for r in self._select(f"SELECT ?x WHERE {{ {one} ck:appliesTo ?x }}")]
         cites = [r["c"]["value"] for r in self._select(f"SELECT ?c WHERE {{ {one} ck:citation ?c }}")]
-        unstated = [r["a"]["value"] for r in self._select(f"SELECT ?a WHERE {{ {one} ck:unstatedAspect ?a }}")]
+        # what the source leaves unstated: said on the rule, or on the index it applies
+        unstated = sorted({r["a"]["value"] for r in self._select(
+            f"SELECT ?a WHERE {{ {{ {one} ck:unstatedAspect ?a }} UNION "
+            f"{{ {one} ck:appliesTo/ck:aspectNotStated ?a }} }}")})
         criteria = []
         for row in self._select(f"""SELECT ?c ?code (SAMPLE(?o) AS ?ord) WHERE {{
                 {one} ck:hasCriterion ?c . ?c ck:code ?code . OPTIONAL {{ ?c ck:ordinal ?o }}
             }} GROUP BY ?c ?code"""):
             c = row["c"]["value"]
-            crit_rows = self._select(f"""SELECT ?l ?m ?f ?cite WHERE {{
+            crit_rows = self._select(f"""SELECT ?l ?m ?f ?alt ?reads ?cite WHERE {{
                 {{ <{c}> rdfs:label ?l }} UNION {{ <{c}> ck:passMessage ?m }} UNION
-                {{ <{c}> ck:requiresFact/ck:jsonName ?f }} UNION {{ <{c}> ck:citation ?cite }} }}""")
+                {{ <{c}> ck:requiresFact/ck:jsonName ?f }} UNION {{ <{c}> ck:requiresOneOf/ck:jsonName ?alt }} UNION
+                {{ <{c}> ck:readsFact/ck:jsonName ?reads }} UNION {{ <{c}> ck:citation ?cite }} }}""")
             criteria.append(Criterion(
                 iri=c, id=row["code"]["value"], ordinal=int(row.get("ord", {}).get("value", 999)),
                 labels=_labels(crit_rows, "l"), pass_messages=_labels(crit_rows, "m"),
                 requires=sorted({r["f"]["value"] for r in crit_rows if "f" in r}),
+                one_of=sorted({r["alt"]["value"] for r in crit_rows if "alt" in r}),
+                reads=sorted({r["reads"]["value"] for r in crit_rows if "reads" in r}),
                 citation_iris=sorted({r["cite"]["value"] for r in crit_rows if "cite" in r})))
         criteria.sort(key=lambda c: (c.ordinal, c.id))
-        facts = self._load_facts({name for c in criteria for name in c.requires})
+        facts = {name: self.input_facts[name] for c in criteria for name in (*c.requires, *c.one_of, *c.reads)}
         shapes = self._shapes_graph(criteria)
         parameters = Graph()
-        for s, p, o in shapes:
-            if isinstance(s, URIRef) and str(p).startswith(str(CK)):
+        for s, p, o in shapes:  # what checks read of their criterion shape: parameters and labels
+            if isinstance(s, URIRef) and (str(p).startswith(str(CK)) or p == RDFS.label):
                 parameters.add((s, p, o))
-        base = self._implied_slice(parameters)
+        base = self._implied_slice(parameters) + self._scheme_mappings(facts)
         for row in self._select(f"SELECT ?q WHERE {{ {one} ck:kbSlice ?q }}"):  # extra KB a custom shape reads
             base += self._construct(row["q"]["value"])
         base += parameters  # criterion shapes' own parameters, read through $currentShape
@@ -175,9 +188,16 @@ class RulesEngine:
                              multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
                              entity_class=first.get("cls", {}).get("value"))
             if "scheme" in first:
+                fact.scheme = first["scheme"]["value"]
                 for row in self._select(f"""SELECT ?c ?code WHERE {{
-                        ?c skos:inScheme <{first['scheme']['value']}> ; ck:code ?code }}"""):
+                        ?c skos:inScheme <{fact.scheme}> ; ck:code ?code }}"""):
                     fact.codes[row["code"]["value"]] = row["c"]["value"]
+            if fact.kind == "rating":
+                for row in self._select(f"""SELECT ?c ?agency ?symbol WHERE {{ ?c skos:inScheme <{fact.scheme}> ;
+                        ck:ratingAgency/ck:code ?agency ; ck:ratingSymbol ?symbol }}"""):
+                    fact.grades[(row["agency"]["value"], row["symbol"]["value"])] = row["c"]["value"]
+                fact.agencies = {r["code"]["value"] for r in self._select(
+                    "SELECT ?code WHERE { ?a skos:inScheme kb:rating-agency-scheme ; ck:code ?code }")}
             facts[name] = fact
         return facts
 
@@ -189,13 +209,22 @@ class RulesEngine:
         for under in set(parameters.objects(None, CK.eligibleUnder)):
             graph += self._construct(f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
                 {{ BIND(<{under}> AS ?s) ?s ?p ?o }}
-                UNION {{ <{under}> ?q ?s . ?s rdfs:label ?o . BIND(rdfs:label AS ?p) }} }}""")
+                UNION {{ <{under}> ?q ?s . FILTER(?q != ck:citation) ?s ?p ?o .
+                         FILTER(?p NOT IN (skos:definition, skos:editorialNote, ck:citation)) }} }}""")
         for role in set(parameters.objects(None, CK.heldRole)):
             graph += self._construct(f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
                 {{ ?s org:role <{role}> ; ?p ?o }}
                 UNION {{ ?ra org:role <{role}> ; org:member ?s . ?s ?p ?o . FILTER(?p IN (rdfs:label, ck:code)) }}
                 UNION {{ ?ra org:role <{role}> ; ck:withinArrangement ?s . ?s ?p ?o .
                          FILTER(?p = ck:effectiveFromPeriod) }} }}""")
+        return graph
+
+    def _scheme_mappings(self, facts: dict[str, InputFact]) -> Graph:
+        """What the checks read of the facts' own code lists: mappings and rating scales."""
+        graph = Graph()
+        for scheme in sorted({f.scheme for f in facts.values() if f.scheme}):
+            graph += self._construct(f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{ ?s skos:inScheme <{scheme}> ; ?p ?o .
+                FILTER(?p IN (skos:exactMatch, ck:ratingAgency, ck:ratingRank, ck:investmentGrade)) }}""")
         return graph
 
     def _construct(self, query: str) -> Graph:
@@ -221,22 +250,26 @@ class RulesEngine:
 
     # ------------------------------------------------------------------ facts → RDF
     def facts_to_graph(self, rule: Rule, facts: dict[str, Any], as_of: dt.date) -> Graph:
-        unknown = sorted(set(facts) - set(rule.facts))
+        """The facts as RDF. A fact no rule declares is an error; one that only other rules read is
+        checked and left out, so that one description of a bond can be screened against every rule."""
+        unknown = sorted(set(facts) - set(self.input_facts))
         if unknown:
-            raise FactError(unknown[0], f"unknown fact '{unknown[0]}' for rule {rule.id}; "
-                                        f"expected one of: {', '.join(sorted(rule.facts))}")
+            raise FactError(unknown[0], f"unknown fact '{unknown[0]}'; rule {rule.id} reads: "
+                                        f"{', '.join(sorted(rule.facts))}")
         graph = Graph()
         graph.add((FACT_SET, RDF.type, URIRef(rule.fact_set_class)))
         graph.add((FACT_SET, CK.asOf, Literal(as_of.isoformat(), datatype=XSD.date)))
         for name, value in facts.items():
             if value is None:
                 continue  # an explicit null is a missing fact
-            fact = rule.facts[name]
+            fact = self.input_facts[name]
             values = value if fact.multiple else [value]
             if fact.multiple and not isinstance(value, list):
                 raise FactError(name, f"'{name}' takes a list of values")
             for item in values:
-                graph.add((FACT_SET, URIRef(fact.iri), self._fact_value(fact, item)))
+                term = self._fact_value(fact, item)
+                if name in rule.facts:
+                    graph.add((FACT_SET, URIRef(fact.iri), term))
         return graph
 
     def _fact_value(self, fact: InputFact, value: Any) -> URIRef | Literal:
@@ -267,6 +300,28 @@ class RulesEngine:
             if not isinstance(value, str) or not _CODE.match(value):
                 raise FactError(name, f"'{name}' must be an entity id such as 'hsbc' (letters, digits, '-', '.')")
             return URIRef(str(KB) + value)
+        if kind == "iso4217":
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value):
+                raise FactError(name, f"'{name}' must be a three-letter ISO 4217 code such as 'CNY' "
+                                      "(offshore RMB is CNY too)")
+            return URIRef(PREFIXES["iso4217"] + value)
+        if kind == "rating":
+            if not isinstance(value, dict) or set(value) != {"agency", "grade"} or not all(
+                    isinstance(v, str) for v in value.values()):
+                raise FactError(name, f"'{name}' must be an object {{\"agency\": …, \"grade\": …}}")
+            agency, grade = value["agency"], value["grade"]
+            if agency not in fact.agencies:
+                raise FactError(name, f"'{name}': unknown agency '{agency}'; expected one of: "
+                                      f"{', '.join(sorted(fact.agencies))}")
+            if (agency, grade) in fact.grades:
+                return URIRef(fact.grades[(agency, grade)])
+            scale = sorted(g for a, g in fact.grades if a == agency)
+            if scale:
+                raise FactError(name, f"'{name}': '{grade}' is not on {agency}'s scale; "
+                                      f"expected one of: {', '.join(scale)}")
+            # an agency whose scale the KB does not hold: a grade the rules cannot rank
+            slug = re.sub(r"[^a-z0-9]+", "-", grade.lower()).strip("-")
+            return URIRef(f"{KB}rating-grade/{agency}-{slug}")
         if kind == "string":
             if not isinstance(value, str):
                 raise FactError(name, f"'{name}' must be a string")
@@ -274,11 +329,11 @@ class RulesEngine:
         raise ValueError(f"input fact {name} has an unsupported value kind {kind}")
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, rule_id: str, facts: dict[str, Any], as_of: dt.date, lang: str = "en",
-                 fact_graph: Graph | None = None) -> tuple[dict[str, Any], Graph]:
+    def evaluate(self, rule_id: str, facts: dict[str, Any], as_of: dt.date,
+                 lang: str = "en") -> tuple[dict[str, Any], Graph]:
         rule = self.get_rule(rule_id)
         lang = normalise_lang(lang)
-        facts_graph = fact_graph if fact_graph is not None else self.facts_to_graph(rule, facts, as_of)
+        facts_graph = self.facts_to_graph(rule, facts, as_of)
         added = list(facts_graph)
         for value in set(facts_graph.objects()):
             if isinstance(value, URIRef):  # labels, so that messages can name what the facts name
@@ -297,20 +352,22 @@ class RulesEngine:
                 for quad in quads:
                     rule.store.remove(quad)
         report_findings = _findings(report, rule.shapes)
-        present = {name for name, fact in rule.facts.items()
-                   if (FACT_SET, URIRef(fact.iri), None) in facts_graph}
+        present = {name for name, value in facts.items() if value is not None and name in rule.facts}  # [] = "none"
         findings = report_findings
         criteria_out = []
         missing_counter: Counter[str] = Counter()
         for criterion in rule.criteria:
             missing = [f for f in criterion.requires if f not in present]
+            if criterion.one_of and not present.intersection(criterion.one_of):
+                missing.append(criterion.one_of[0])  # the message names the alternatives
             hits = [f for f in findings if f["shape"] in criterion.shape_nodes]
             violations = [f for f in hits if f["severity"] == "Violation"]
             warnings = [f for f in hits if f["severity"] != "Violation"]
             if missing:
                 # a shape may object to an absent value (sh:hasValue); absence is unknown, not a failure
                 outcome = "unknown"
-                message = ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(missing)
+                named = [" or ".join(criterion.one_of) if f in criterion.one_of else f for f in missing]
+                message = ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(named)
                 missing_counter.update(missing)
             elif violations:
                 outcome, message = "fail", _pick(violations[0]["messages"], lang)
@@ -324,12 +381,13 @@ class RulesEngine:
                 "citations": self._citations(criterion.citation_iris, lang)})
         outcomes = {c["outcome"] for c in criteria_out}
         verdict = "ineligible" if "fail" in outcomes else ("undetermined" if "unknown" in outcomes else "eligible")
-        order = [f for c in rule.criteria for f in c.requires]
+        order = [f for c in rule.criteria for f in (*c.requires, *c.one_of)]
         missing_facts = sorted(missing_counter, key=order.index)
         next_fact = max(missing_facts, key=lambda f: (missing_counter[f], -order.index(f))) if missing_facts else None
         answer = {
             "rule": rule.id, "label": _pick(rule.labels, lang), "as_of": as_of.isoformat(), "lang": lang,
             "verdict": verdict, "criteria": criteria_out, "missing_facts": missing_facts, "next_fact": next_fact,
+            "ignored_facts": sorted(set(facts) - set(rule.facts)),
             "unstated_criteria": [{"id": to_id(a), "label": self._label_of(a, lang)} for a in rule.unstated],
             "citations": self._citations(rule.citation_iris, lang),
         }
@@ -372,6 +430,11 @@ class RulesEngine:
                 "date": {"type": "string", "format": "date"}, "string": {"type": "string"},
                 "entity": {"type": "string", "pattern": _CODE.pattern},
                 "concept": {"type": "string", "enum": sorted(fact.codes)},
+                "iso4217": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "rating": {"type": "object", "required": ["agency", "grade"], "additionalProperties": False,
+                           "properties": {"agency": {"type": "string", "enum": sorted(fact.agencies)},
+                                          "grade": {"type": "string",
+                                                    "examples": sorted({g for _, g in fact.grades})}}},
             }[fact.kind]
             item.update(_bounds(rule.shapes, fact.iri))
             if fact.kind == "entity" and fact.entity_class:

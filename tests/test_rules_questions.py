@@ -49,6 +49,8 @@ def test_rule_question(http: httpx.Client, q: dict[str, Any]) -> None:
         assert answer["missing_facts"] == q["missing_facts"]
     if "next_fact" in q:
         assert answer["next_fact"] == q["next_fact"]
+    for aspect in q.get("unstated_contains", []):
+        assert aspect in {u["id"] for u in answer["unstated_criteria"]}
     for criterion in answer["criteria"]:
         assert criterion["citations"], f"criterion {criterion['id']} has no citation"
         assert all(c["quote"] or c["note"] for c in criterion["citations"])
