@@ -11,12 +11,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import __version__
-from .entities import BadIdentifier, EntityService, normalise_lang
+from .asof import AsOfView
+from .changes import KINDS, BadPeriod, ChangesEngine, parse_window
+from .entities import BadIdentifier, EntityService, normalise_lang, to_iri
 from .fact_input import JSON_LD, TURTLE, graph_to_facts, parse_fact_graph
+from .feed import atom_feed
 from .knowledge import LoadedKB, load
+from .releases import ReleaseStore, UnknownRelease
 from .rules import FactError, RuleNotFound, RulesEngine
 
 LangQuery = Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")]
+ChangeQuery = Annotated[str | None, Query()]
 
 
 class EvaluationRequest(BaseModel):
@@ -41,12 +46,26 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
     kb = kb or load()
     entities = EntityService(kb.backend)
     rules = RulesEngine(kb.backend, entities.citations, entities.label_of)
+    changes = ChangesEngine(kb.backend, entities)
+    releases = ReleaseStore()
+    as_of_view = AsOfView(kb.backend)
     app = FastAPI(title="connectkb", version=__version__,
                   description="Hong Kong–mainland financial connectivity policy and the offshore RMB market, "
                               "as cited RDF.")
     app.state.kb = kb
     app.state.entities = entities
     app.state.rules = rules
+    app.state.changes = changes
+
+    @app.exception_handler(UnknownRelease)
+    async def unknown_release(_: Request, exc: UnknownRelease) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": [{"loc": ["path", exc.field], "msg": exc.message,
+                                                                  "type": "value_error"}]})
+
+    @app.exception_handler(BadPeriod)
+    async def bad_period(_: Request, exc: BadPeriod) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": [{"loc": ["query", exc.field], "msg": exc.message,
+                                                                  "type": "value_error"}]})
 
     @app.exception_handler(RuleNotFound)
     async def rule_not_found(_: Request, exc: RuleNotFound) -> JSONResponse:
@@ -80,6 +99,9 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
         q: Annotated[str | None, Query(min_length=1, max_length=200,
                                        description="text in a label, name or code")] = None,
         lang: Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")] = None,
+        role: Annotated[str | None, Query(description="an org:Role id, e.g. role-agent-witness-bank: only its "
+                                                      "holders on the as-of date")] = None,
+        as_of: Annotated[dt.date | None, Query(description="the state on this day (YYYY-MM-DD)")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
         accept_language: Annotated[str | None, Header()] = None,
@@ -90,20 +112,96 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
                 "loc": ["query", "type"], "type": "value_error",
                 "msg": f"unknown type '{type}': expected a class of the KB such as CommercialBank, "
                        "PolicyMeasure, LiquidityFacility, Statistic or RoleAssignment"}])
-        total, items = entities.search(type, q, language, limit, offset)
-        return {"total": total, "limit": limit, "offset": offset, "lang": language, "items": items}
+        _, items = entities.search(type, q, language, limit=100_000, offset=0)
+        body: dict[str, Any] = {"lang": language}
+        if role or as_of:
+            day = as_of or dt.date.today()
+            body["as_of"] = day.isoformat()
+            if role:
+                role_iri = to_iri(role)
+                if "org:Role" not in {t for t in entities.summary(role_iri, language)["types"]}:
+                    raise HTTPException(status_code=422, detail=[{
+                        "loc": ["query", "role"], "type": "value_error",
+                        "msg": f"unknown role '{role}': expected an org:Role id such as role-agent-witness-bank, "
+                               "role-primary-liquidity-provider or role-offshore-rmb-repo-market-maker"}])
+                holding = {member: status for member, _, status in as_of_view.holders(role_iri, day)}
+                items = [{**i, "role_status": holding[i["iri"]].as_json()} for i in items if i["iri"] in holding]
+                body["role"] = role
+            else:
+                kept = []
+                for item in items:
+                    status = as_of_view.status(item["iri"], day)
+                    if status is None or status.holds:
+                        kept.append({**item, "status": status.as_json()} if status else item)
+                items = kept
+        return {**body, "total": len(items), "limit": limit, "offset": offset, "items": items[offset:offset + limit]}
 
     @app.get("/v1/entities/{entity_id:path}")
     def get_entity(
         entity_id: str,
         lang: Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")] = None,
+        as_of: Annotated[dt.date | None, Query(description="roles and terms in force on this day")] = None,
         accept_language: Annotated[str | None, Header()] = None,
     ) -> dict[str, Any]:
         entity = entities.get(entity_id, choose_lang(lang, accept_language))
         if entity is None:
             raise HTTPException(status_code=404, detail=f"no entity '{entity_id}' in the knowledge base; "
                                 "search with GET /v1/entities?q=…")
+        if as_of:
+            status = as_of_view.status(entity["iri"], as_of)
+            entity["as_of"] = as_of.isoformat()
+            entity["status"] = status.as_json() if status else None
+            entity["roles"] = as_of_view.annotate_roles(entity["roles"], as_of)
+            # terms (amounts, quotas) that are dated and not in force that day drop out
+            entity["facts"] = [f for f in entity["facts"] if not (
+                isinstance(f["value"], dict) and "iri" in f["value"]
+                and (st := as_of_view.status(f["value"]["iri"], as_of)) is not None and not st.holds)]
         return entity
+
+    def _changes(start: str | None, end: str | None, kind: str | None, measure: str | None,
+                 type_: str | None, topic: str | None, language: str) -> tuple[dt.date, dt.date, list[dict[str, Any]]]:
+        first, last = parse_window(start, end)
+        if kind and kind not in KINDS:
+            raise BadPeriod("kind", f"'kind' must be one of: {', '.join(KINDS)}")
+        if type_ and not entities.type_matches(type_):
+            raise BadPeriod("type", f"unknown type '{type_}': expected a class of the KB such as PolicyMeasure")
+        measure_iri = to_iri(measure) if measure else None
+        if measure_iri and entities.get(measure, language) is None:
+            raise BadPeriod("measure", f"no entity '{measure}' in the knowledge base")
+        return first, last, changes.between(first, last, kind=kind, measure=measure_iri, type_=type_,
+                                            topic=topic, lang=language)
+
+    @app.get("/v1/changes")
+    def list_changes(
+        from_: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD; changes after this day")] = None,
+        to: Annotated[str | None, Query(description="YYYY-MM-DD; changes up to and including this day")] = None,
+        kind: ChangeQuery = None, measure: ChangeQuery = None, type: ChangeQuery = None, topic: ChangeQuery = None,
+        lang: LangQuery = None, accept_language: Annotated[str | None, Header()] = None,
+    ) -> dict[str, Any]:
+        language = choose_lang(lang, accept_language)
+        first, last, items = _changes(from_, to, kind, measure, type, topic, language)
+        return {"from": first.isoformat(), "to": last.isoformat(), "lang": language, "changes": items}
+
+    @app.get("/v1/changes.atom")
+    def changes_feed(
+        request: Request,
+        from_: Annotated[str | None, Query(alias="from")] = None, to: Annotated[str | None, Query()] = None,
+        kind: ChangeQuery = None, measure: ChangeQuery = None, type: ChangeQuery = None, topic: ChangeQuery = None,
+        lang: LangQuery = None, accept_language: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        language = choose_lang(lang, accept_language)
+        *_, items = _changes(from_ or "1900-01-01", to or dt.date.today().isoformat(), kind, measure, type,
+                             topic, language)
+        return Response(atom_feed(str(request.url), items, kb.release, language), media_type="application/atom+xml")
+
+    @app.get("/v1/releases")
+    def list_releases() -> dict[str, Any]:
+        return {"current": kb.release, "releases": releases.listing(kb.release)}
+
+    @app.get("/v1/releases/{a}/diff/{b}")
+    def diff_releases(a: str, b: str, lang: LangQuery = None,
+                      accept_language: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        return releases.diff(a, b, choose_lang(lang, accept_language))
 
     @app.get("/v1/rules")
     def list_rules(lang: LangQuery = None, accept_language: Annotated[str | None, Header()] = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 
 from . import __version__
@@ -76,6 +77,89 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release(args: argparse.Namespace) -> int:
+    from .releases import write_snapshot
+
+    path = write_snapshot(args.id, args.note, exclude=tuple(args.exclude or ()),
+                          issued=_date(args.issued) if args.issued else None)
+    print(f"wrote {path}")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import json
+
+    from .releases import ReleaseStore, UnknownRelease, markdown
+
+    store = ReleaseStore()
+    try:
+        diff = store.diff(args.a, args.b, args.lang)
+    except UnknownRelease as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(markdown(diff, store.releases[args.b].issued) if args.markdown else json.dumps(diff, ensure_ascii=False,
+                                                                                        indent=2))
+    return 0
+
+
+def _changelog(args: argparse.Namespace) -> int:
+    from .releases import ReleaseStore, changelog
+
+    sys.stdout.write(changelog(ReleaseStore()))
+    return 0
+
+
+def _date(text: str) -> datetime.date:
+    return datetime.date.fromisoformat(text)
+
+
+def _changes(args: argparse.Namespace) -> int:
+    import json
+
+    from .changes import BadPeriod, ChangesEngine, parse_window
+    from .entities import EntityService
+    from .knowledge import load
+
+    try:
+        start, end = parse_window(args.from_, args.to)
+    except BadPeriod as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    entities = EntityService(load().backend)
+    items = ChangesEngine(entities.backend, entities).between(start, end, kind=args.kind, lang=args.lang)
+    if args.json:
+        print(json.dumps(items, ensure_ascii=False, indent=2))
+    else:
+        for item in items:
+            print(f"{item['date']:<10}  {item['kind']:<9}  {item['summary']}")
+        print(f"{len(items)} change(s) after {start} up to {end}")
+    return 0
+
+
+def _as_of(args: argparse.Namespace) -> int:
+    from .asof import AsOfView
+    from .entities import EntityService, to_iri
+    from .knowledge import load
+
+    try:
+        day = _date(args.date)
+    except ValueError:
+        print(f"'{args.date}' is not a date YYYY-MM-DD", file=sys.stderr)
+        return 2
+    kb = load()
+    entities, view = EntityService(kb.backend), AsOfView(kb.backend)
+    _, items = entities.search(args.type, None, args.lang, limit=100_000)
+    if args.role:
+        holding = {member: status for member, _, status in view.holders(to_iri(args.role), day)}
+        rows = [(i, holding[i["iri"]]) for i in items if i["iri"] in holding]
+    else:
+        rows = [(i, st) for i in items if (st := view.status(i["iri"], day)) is None or st.holds]
+    for item, status in rows:
+        print(f"{item['id']:<45} {item['label'] or ''}" + (f"  [{status.state}: {status.reason}]" if status else ""))
+    print(f"{len(rows)} on {day}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="connectkb", description=__doc__)
     parser.add_argument("--version", action="version", version=f"connectkb {__version__}")
@@ -93,6 +177,33 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
     evaluate.add_argument("--lang", default="en", choices=["en", "zh"])
     evaluate.set_defaults(func=_eval)
+    release = sub.add_parser("release", help="freeze the working KB as a release snapshot in releases/")
+    release.add_argument("id", help="release id, e.g. 2026.11.1 (the KB's ck:release)")
+    release.add_argument("--note", required=True, help="what the release holds")
+    release.add_argument("--exclude", action="append", help="a kb/ folder to leave out (e.g. beyond)")
+    release.add_argument("--issued", help="YYYY-MM-DD (default: today)")
+    release.set_defaults(func=_release)
+    diff = sub.add_parser("diff", help="statements added, removed and changed between two releases")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--markdown", action="store_true", help="a CHANGELOG section instead of JSON")
+    diff.add_argument("--lang", default="en", choices=["en", "zh"])
+    diff.set_defaults(func=_diff)
+    log = sub.add_parser("changelog", help="print CHANGELOG.md, generated from the release diffs")
+    log.set_defaults(func=_changelog)
+    changes = sub.add_parser("changes", help="what changed between two dates (from < date <= to)")
+    changes.add_argument("--from", dest="from_", required=True)
+    changes.add_argument("--to", required=True)
+    changes.add_argument("--kind", choices=["announced", "effective", "ended", "amended", "corrected"])
+    changes.add_argument("--lang", default="en", choices=["en", "zh"])
+    changes.add_argument("--json", action="store_true")
+    changes.set_defaults(func=_changes)
+    as_of = sub.add_parser("as-of", help="entities as they stood on a date")
+    as_of.add_argument("date")
+    as_of.add_argument("--type", help="class, e.g. CommercialBank")
+    as_of.add_argument("--role", help="org:Role id, e.g. role-agent-witness-bank")
+    as_of.add_argument("--lang", default="en", choices=["en", "zh"])
+    as_of.set_defaults(func=_as_of)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -131,9 +131,22 @@ class EntityService:
         total = len(candidates)
         return total, [self._summary(e, lang) for e in candidates[offset:offset + limit]]
 
+    def summary(self, iri: str, lang: str) -> dict[str, Any]:
+        return self._summary(self._index.get(iri) or _Indexed(iri), lang)
+
     def _summary(self, e: _Indexed, lang: str) -> dict[str, Any]:
         return {"id": to_id(e.iri), "iri": e.iri, "label": _pick(e.labels, lang),
                 "types": sorted(to_id(t) for t in e.types if not t.startswith(PREFIXES["rdfs"]))}
+
+    def types_of(self, iri: str) -> set[str]:
+        entry = self._index.get(iri)
+        return entry.types if entry else set()
+
+    def neighbours(self, iri: str) -> set[str]:
+        """IRIs one link away from `iri`, in either direction."""
+        rows = self.backend.select(_PROLOGUE + f"""SELECT DISTINCT ?x WHERE {{
+            {{ <{iri}> ?p ?x }} UNION {{ ?x ?p <{iri}> }} FILTER(isIRI(?x)) }}""")
+        return {r["x"]["value"] for r in rows}
 
     def label_of(self, iri: str, lang: str, exact: bool = False) -> str | None:
         """The label in `lang` of any IRI the KB labels (falling back to another language unless `exact`)."""
