@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -19,6 +23,9 @@ from .feed import atom_feed
 from .knowledge import LoadedKB, load
 from .releases import ReleaseStore, UnknownRelease
 from .rules import FactError, RuleNotFound, RulesEngine
+from .sparql_pool import QueryFailed, QueryPool, QueryRequest
+from .sparql_protocol import SparqlService, allowed_graphs, build_router
+from .store import RemoteStore, RemoteStoreError, RemoteTimeout
 
 LangQuery = Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")]
 ChangeQuery = Annotated[str | None, Query()]
@@ -41,7 +48,7 @@ def choose_lang(lang: str | None, accept_language: str | None) -> str:
     return "en"
 
 
-def create_app(kb: LoadedKB | None = None) -> FastAPI:
+def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None) -> FastAPI:
     """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse."""
     kb = kb or load()
     entities = EntityService(kb.backend)
@@ -49,10 +56,20 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
     changes = ChangesEngine(kb.backend, entities)
     releases = ReleaseStore()
     as_of_view = AsOfView(kb.backend)
-    app = FastAPI(title="connectkb", version=__version__,
+    sparql = _sparql_service(kb, sparql_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        sparql.close()
+
+    app = FastAPI(title="connectkb", version=__version__, lifespan=lifespan,
                   description="Hong Kong–mainland financial connectivity policy and the offshore RMB market, "
                               "as cited RDF.")
     app.state.kb = kb
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["*"], max_age=3600)
+    app.include_router(build_router(sparql))
     app.state.entities = entities
     app.state.rules = rules
     app.state.changes = changes
@@ -242,6 +259,35 @@ def create_app(kb: LoadedKB | None = None) -> FastAPI:
         return answer
 
     return app
+
+
+def _sparql_service(kb: LoadedKB, timeout_s: float | None) -> SparqlService:
+    timeout = timeout_s or float(os.environ.get("CONNECTKB_SPARQL_TIMEOUT_S", "10"))
+    max_rows = int(os.environ.get("CONNECTKB_SPARQL_MAX_ROWS", "10000"))
+    max_bytes = int(os.environ.get("CONNECTKB_SPARQL_MAX_BYTES", "20000000"))
+    backend = kb.backend
+    if isinstance(backend, RemoteStore):
+        # the external server runs the (guarded) query; its own --timeout-s stops runaways there
+        graphs = {r["g"]["value"] for r in backend.select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")}
+
+        def forward(request: QueryRequest) -> bytes:
+            try:
+                body = backend.forward(request.text, request.media_type, request.default_graphs,
+                                       request.named_graphs, timeout_s=timeout)
+            except RemoteTimeout as exc:
+                raise QueryFailed(503, str(exc)) from None
+            except RemoteStoreError as exc:
+                raise QueryFailed(502, str(exc)) from None
+            if len(body) > max_bytes:
+                raise QueryFailed(400, f"the result is larger than {max_bytes} bytes, this endpoint's cap")
+            return body
+
+        return SparqlService(forward, lambda: graphs, kb.triple_count, kb.release, max_rows, max_bytes)
+    store = backend.store
+    pool = QueryPool(store, workers=int(os.environ.get("CONNECTKB_SPARQL_WORKERS", "2")), timeout_s=timeout)
+    service = SparqlService(pool.run, allowed_graphs(store), kb.triple_count, kb.release, max_rows, max_bytes,
+                            close=pool.close)
+    return service
 
 
 def _parse_date(value: str, field: str) -> dt.date:

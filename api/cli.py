@@ -30,10 +30,11 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .knowledge import KBInvalid, load
     from .loader import KBSyntaxError
+    from .store import RemoteStoreError
 
     try:
         kb = load()
-    except (KBInvalid, KBSyntaxError) as exc:
+    except (KBInvalid, KBSyntaxError, RemoteStoreError) as exc:
         print("connectkb refuses to start: the knowledge base does not pass its integrity checks.\n",
               file=sys.stderr)
         print(str(exc), file=sys.stderr)
@@ -160,6 +161,22 @@ def _as_of(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(args: argparse.Namespace) -> int:
+    from .knowledge import KBInvalid, load_into
+    from .store import RemoteStoreError
+
+    try:
+        count = load_into(args.store, args.graph_store)
+    except KBInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except RemoteStoreError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"loaded {count} triples into the default graph behind {args.store}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="connectkb", description=__doc__)
     parser.add_argument("--version", action="version", version=f"connectkb {__version__}")
@@ -204,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     as_of.add_argument("--role", help="org:Role id, e.g. role-agent-witness-bank")
     as_of.add_argument("--lang", default="en", choices=["en", "zh"])
     as_of.set_defaults(func=_as_of)
+    load = sub.add_parser("load", help="validate the KB and load it into an external SPARQL 1.1 store")
+    load.add_argument("--store", required=True, help="the store's SPARQL query URL, e.g. http://127.0.0.1:7878/query")
+    load.add_argument("--graph-store", help="its Graph Store Protocol URL (default: the query URL's …/store)")
+    load.set_defaults(func=_load)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

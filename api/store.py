@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import httpx
 import pyoxigraph as ox
 
 Row = dict[str, dict[str, str]]
@@ -61,3 +62,70 @@ def term_to_json(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> 
             out["datatype"] = term.datatype.value
         return out
     raise TypeError(f"unsupported term {term!r}")
+
+
+class RemoteStoreError(RuntimeError):
+    """The external SPARQL server could not answer."""
+
+
+class RemoteTimeout(RemoteStoreError):
+    """The external SPARQL server did not answer within the time limit."""
+
+
+class RemoteStore:
+    """An external SPARQL 1.1 endpoint (Oxigraph server, Virtuoso, GraphDB, Neptune…), queried over HTTP
+    with the SPARQL 1.1 Protocol; answers come back in the same JSON-results shape as EmbeddedStore's."""
+
+    def __init__(self, query_url: str, timeout_s: float = 30.0):
+        self.query_url = query_url
+        self.client = httpx.Client(timeout=timeout_s)
+
+    def _post(self, query: str, accept: str) -> httpx.Response:
+        try:
+            response = self.client.post(self.query_url, data={"query": query}, headers={"Accept": accept})
+        except httpx.HTTPError as exc:
+            raise RemoteStoreError(f"the SPARQL server at {self.query_url} did not answer: {exc}") from exc
+        if response.status_code != 200:
+            raise RemoteStoreError(f"the SPARQL server at {self.query_url} answered {response.status_code}: "
+                                   f"{response.text[:500]}")
+        return response
+
+    def select(self, query: str) -> list[Row]:
+        body = self._post(query, "application/sparql-results+json").json()
+        return [{name: _normalise(term) for name, term in row.items()} for row in body["results"]["bindings"]]
+
+    def ask(self, query: str) -> bool:
+        return bool(self._post(query, "application/sparql-results+json").json()["boolean"])
+
+    def forward(self, query: str, accept: str, default_graphs: list[str], named_graphs: list[str],
+                timeout_s: float | None = None) -> bytes:
+        """Run a (guarded) query as the client asked, for the SPARQL endpoint. The wait ends after
+        `timeout_s`; stopping the query on the server is the server's business (see docs/deployment.md)."""
+        data: dict[str, str | list[str]] = {"query": query}
+        if default_graphs:
+            data["default-graph-uri"] = default_graphs
+        if named_graphs:
+            data["named-graph-uri"] = named_graphs
+        return self._post_form(data, accept, timeout_s)
+
+    def _post_form(self, data: dict[str, str | list[str]], accept: str, timeout_s: float | None) -> bytes:
+        try:
+            response = self.client.post(self.query_url, data=data, headers={"Accept": accept},
+                                        timeout=timeout_s or self.client.timeout)
+        except httpx.TimeoutException as exc:
+            raise RemoteTimeout(f"the SPARQL server did not answer in time: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise RemoteStoreError(f"the SPARQL server at {self.query_url} did not answer: {exc}") from exc
+        if response.status_code != 200:
+            raise RemoteStoreError(f"the SPARQL server answered {response.status_code}: {response.text[:500]}")
+        return response.content
+
+
+def _normalise(term: dict[str, str]) -> dict[str, str]:
+    """Servers differ on spelling plain literals and blank nodes; settle on EmbeddedStore's form."""
+    out = dict(term)
+    if out.get("type") == "typed-literal":
+        out["type"] = "literal"
+    if out.get("datatype") == "http://www.w3.org/2001/XMLSchema#string":
+        del out["datatype"]
+    return out

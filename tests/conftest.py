@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -58,9 +61,50 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+class OxigraphServer:
+    """A real Oxigraph SPARQL server (the `oxigraph` package's binary), loaded with `connectkb load`."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.query_url = f"http://127.0.0.1:{self.port}/query"
+        binary = shutil.which("oxigraph")
+        assert binary, "the oxigraph server is a test dependency: pip install '.[test]'"
+        self.process = subprocess.Popen([binary, "serve", "--location", str(directory), "--bind",
+                                         f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the oxigraph server did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
-def server(kb: LoadedKB) -> Iterator[LiveServer]:
-    with LiveServer(create_app(kb), free_port()) as live:
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OxigraphServer]:
+    server = OxigraphServer(tmp_path_factory.mktemp("oxigraph"))
+    subprocess.run([sys.executable, "-m", "connectkb", "load", "--store", server.query_url], check=True,
+                   capture_output=True, timeout=300)
+    yield server
+    server.stop()
+
+
+# Every API test runs against both backends: the embedded store and a real external SPARQL server.
+@pytest.fixture(scope="session", params=["embedded", "oxigraph"])
+def server(request: pytest.FixtureRequest, kb: LoadedKB, seeds: Path) -> Iterator[LiveServer]:
+    if request.param == "embedded":
+        app_kb = kb
+    else:
+        app_kb = load(seeds=seeds, store_url=request.getfixturevalue("oxigraph_server").query_url)
+    with LiveServer(create_app(app_kb), free_port()) as live:
+        live.backend = request.param
         yield live
 
 
