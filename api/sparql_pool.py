@@ -114,6 +114,7 @@ def execute(store: ox.Store, request: QueryRequest) -> bytes:
 
 def _worker_main(path: str, connection: Connection) -> None:
     store = ox.Store.read_only(path)
+    connection.send(("ready",))
     while True:
         try:
             request = connection.recv()
@@ -158,13 +159,23 @@ class QueryPool:
             self._add()
 
     def _add(self) -> None:
+        """Start a worker and hand it out only once it has opened the store, so that its start-up
+        never counts against a query's time limit."""
         worker = _Worker(self._context, self._dir)
         with self._lock:
             self._all.append(worker)
-        self._idle.put(worker)
+        if worker.connection.poll(120) and worker.connection.recv() == ("ready",):
+            self._idle.put(worker)
+        else:
+            worker.kill()
+            with self._lock:
+                self._all.remove(worker)
 
     def run(self, request: QueryRequest) -> bytes:
-        worker = self._idle.get()
+        try:
+            worker = self._idle.get(timeout=self.timeout_s)
+        except queue.Empty:
+            raise QueryFailed(503, "every query worker is busy; try again shortly") from None
         try:
             worker.connection.send(request)
             if not worker.connection.poll(self.timeout_s):
@@ -189,7 +200,7 @@ class QueryPool:
         worker.kill()
         with self._lock:
             self._all.remove(worker)
-        self._add()
+        threading.Thread(target=self._add, daemon=True).start()  # the caller answers at once
 
     def close(self) -> None:
         with self._lock:

@@ -18,7 +18,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from .namespaces import BASE, CK, KB
-from .sparql_guard import CheckedQuery, Refused, check
+from .sparql_guard import Refused, check_cached
 from .sparql_pool import GRAPH_FORMATS, RESULT_FORMATS, QueryFailed, QueryRequest
 
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
@@ -98,13 +98,13 @@ class SparqlService:
 def build_router(service: SparqlService) -> APIRouter:
     router = APIRouter()
 
-    async def answer(request: Request, text: str, default_graphs: list[str], named_graphs: list[str]) -> Response:
+    def respond(text: str, default_graphs: list[str], named_graphs: list[str], accept: str | None,
+                base_iri: str) -> Response:
+        """Guard, negotiate, run: one trip to the thread pool per query."""
         try:
-            checked: CheckedQuery = await run_in_threadpool(check, text, default_graphs, named_graphs,
-                                                            service.graphs())
+            checked = check_cached(text, tuple(default_graphs), tuple(named_graphs), frozenset(service.graphs()))
         except Refused as exc:
             return _error(exc.status, exc.message)
-        accept = request.headers.get("accept")
         if checked.form in ("SELECT", "ASK"):
             preferred = list(RESULT_FORMATS) if checked.form == "SELECT" else list(RESULT_FORMATS)[:2]
             media = negotiate(accept, _RESULT_ALIASES, preferred)
@@ -117,14 +117,17 @@ def build_router(service: SparqlService) -> APIRouter:
         query = QueryRequest(text=checked.text, media_type=media,
                              default_graphs=checked.default_graphs if checked.dataset_from_protocol else [],
                              named_graphs=checked.named_graphs if checked.dataset_from_protocol else [],
-                             max_rows=service.max_rows, max_bytes=service.max_bytes,
-                             base_iri=str(request.url).split("?")[0])
+                             max_rows=service.max_rows, max_bytes=service.max_bytes, base_iri=base_iri)
         try:
-            body = await run_in_threadpool(service.run, query)
+            body = service.run(query)
         except QueryFailed as exc:
             return _error(exc.status, exc.message)
         charset = "; charset=utf-8" if not media.endswith("xml") else ""
         return Response(body, media_type=media + charset, headers={"Vary": "Accept"})
+
+    async def answer(request: Request, text: str, default_graphs: list[str], named_graphs: list[str]) -> Response:
+        return await run_in_threadpool(respond, text, default_graphs, named_graphs, request.headers.get("accept"),
+                                       str(request.url).split("?")[0])
 
     def description(request: Request) -> Response:
         media = negotiate(request.headers.get("accept"), _GRAPH_ALIASES, list(GRAPH_FORMATS))

@@ -145,7 +145,71 @@ def rules_http(args: argparse.Namespace) -> None:
     _report("POST /v1/rules/{id}/evaluate", evaluate, hello)
 
 
-SECTIONS = {"cold-start": cold_start, "rules-http": rules_http}
+POINT_QUERY = ("SELECT ?l WHERE { <https://w3id.org/connectkb/id/hsbc> "
+               "<http://www.w3.org/2000/01/rdf-schema#label> ?l }")
+
+
+@contextmanager
+def _oxigraph_server() -> Iterator[str]:
+    """A raw Oxigraph server (the `oxigraph` package) holding the same KB, for the baseline."""
+    port = _free_port()
+    directory = tempfile.mkdtemp(prefix="connectkb-bench-oxigraph-")
+    proc = subprocess.Popen(["oxigraph", "serve", "--location", directory, "--bind", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("oxigraph did not start") from None
+                time.sleep(0.1)
+        subprocess.run([sys.executable, "-m", "connectkb", "load", "--store", base + "/query"], check=True,
+                       capture_output=True)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def sparql_http(args: argparse.Namespace) -> None:
+    """A SPARQL point query over HTTP: the endpoint vs the app's hello-world vs a raw Oxigraph server."""
+    if not shutil.which("wrk") or not shutil.which("oxigraph"):
+        sys.exit("sparql-http needs wrk (apt-get install wrk) and the oxigraph server (pip install oxigraph)")
+    from urllib.parse import quote
+
+    query = "?query=" + quote(POINT_QUERY)
+    ids = ["hsbc", "boc", "icbc", "ccb", "cmb", "bank-of-east-asia", "standard-chartered", "bank-of-communications",
+           "abc", "bochk", "bnp-paribas", "citibank", "hang-seng-bank", "icbc-asia", "ccb-asia", "pboc", "hkma",
+           "sfc", "hkex", "otcc", "cmu", "cfets", "rmb-liquidity-facility", "rmb-trade-financing-liquidity-facility",
+           "witness-account-opening", "fps-ibps-link", "northbound-bond-connect", "southbound-bond-connect"]
+    paths = [POINT_QUERY.replace("/id/hsbc>", f"/id/{i}>") for i in ids]
+    varied = "paths = {" + ", ".join('"' + "/sparql?query=" + quote(p) + '"' for p in paths) + "}\n" + \
+        "i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n"
+    raw_varied = varied.replace("/sparql?query=", "/query?query=")
+    with _server() as base, _oxigraph_server() as oxigraph:
+        _wrk(base + "/ping", argparse.Namespace(**{**vars(args), "duration": 2}))
+        hello = _wrk(base + "/ping", args)
+        endpoint = _wrk(base + "/sparql" + query, args)
+        endpoint_varied = _wrk(base, args, varied)
+        raw = _wrk(oxigraph + "/query" + query, args)
+        raw_varied_figures = _wrk(oxigraph, args, raw_varied)
+    print(f"SPARQL point query over HTTP (connectkb: 1 uvicorn worker + 2 query workers; wrk -t{args.threads} "
+          f"-c{args.connections} -d{args.duration}s):")
+    _report("GET /ping (hello-world, same app)", hello, None)
+    _report("GET /sparql?query=<one point query, repeated>", endpoint, hello)
+    _report(f"GET /sparql?query=<{len(ids)} varied point queries, parse cached>", endpoint_varied, hello)
+    _report("raw Oxigraph server, same point query", raw, None)
+    _report(f"raw Oxigraph server, {len(ids)} varied point queries", raw_varied_figures, None)
+    print(f"  endpoint / raw Oxigraph server: {endpoint['rps'] / raw['rps']:.3f} (repeated), "
+          f"{endpoint_varied['rps'] / raw_varied_figures['rps']:.3f} (varied)")
+
+
+SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http}
 
 
 def main() -> None:
