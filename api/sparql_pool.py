@@ -173,7 +173,7 @@ class QueryPool:
 
     def run(self, request: QueryRequest) -> bytes:
         try:
-            worker = self._idle.get(timeout=self.timeout_s)
+            worker = self._idle.get(timeout=max(30.0, self.timeout_s))  # waiting for a worker is not running
         except queue.Empty:
             raise QueryFailed(503, "every query worker is busy; try again shortly") from None
         try:
