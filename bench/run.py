@@ -154,7 +154,9 @@ def _oxigraph_server() -> Iterator[str]:
     """A raw Oxigraph server (the `oxigraph` package) holding the same KB, for the baseline."""
     port = _free_port()
     directory = tempfile.mkdtemp(prefix="connectkb-bench-oxigraph-")
-    proc = subprocess.Popen(["oxigraph", "serve", "--location", directory, "--bind", f"127.0.0.1:{port}"],
+    binary = str(Path(sys.executable).parent / "oxigraph") if (Path(sys.executable).parent / "oxigraph").exists() \
+        else "oxigraph"
+    proc = subprocess.Popen([binary, "serve", "--location", directory, "--bind", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -178,7 +180,7 @@ def _oxigraph_server() -> Iterator[str]:
 
 def sparql_http(args: argparse.Namespace) -> None:
     """A SPARQL point query over HTTP: the endpoint vs the app's hello-world vs a raw Oxigraph server."""
-    if not shutil.which("wrk") or not shutil.which("oxigraph"):
+    if not shutil.which("wrk") or not (shutil.which("oxigraph") or (Path(sys.executable).parent / "oxigraph").exists()):
         sys.exit("sparql-http needs wrk (apt-get install wrk) and the oxigraph server (pip install oxigraph)")
     from urllib.parse import quote
 

@@ -22,6 +22,12 @@ from connectkb.knowledge import LoadedKB, load
 REPO = Path(__file__).resolve().parent.parent
 
 
+def tool(name: str) -> str | None:
+    """A console script installed beside this Python (pyenv shims may not exist for it yet), or on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,7 +73,7 @@ class OxigraphServer:
     def __init__(self, directory: Path):
         self.port = free_port()
         self.query_url = f"http://127.0.0.1:{self.port}/query"
-        binary = shutil.which("oxigraph")
+        binary = tool("oxigraph")
         assert binary, "the oxigraph server is a test dependency: pip install '.[test]'"
         self.process = subprocess.Popen([binary, "serve", "--location", str(directory), "--bind",
                                          f"127.0.0.1:{self.port}"], stdout=subprocess.DEVNULL,

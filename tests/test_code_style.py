@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-from .conftest import REPO
+from .conftest import REPO, tool
 
 
 def test_ruff_finds_nothing() -> None:
-    ruff = shutil.which("ruff")
+    ruff = tool("ruff")
     assert ruff, "ruff is a test dependency: pip install '.[test]'"
     result = subprocess.run([ruff, "check", "api", "tests", "scripts", "bench"], cwd=REPO,
                             capture_output=True, text=True, check=False)

@@ -122,3 +122,12 @@ def test_the_cli_prints_the_same_answer() -> None:
     answer = json.loads(result.stdout)
     assert answer["verdict"] == "ineligible"
     assert {c["id"]: c["outcome"] for c in answer["criteria"]}["minimum-age"] == "fail"
+
+
+def test_rdf_xml_with_a_dtd_is_never_parsed(http: httpx.Client) -> None:
+    xxe = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+           '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>&x;</rdf:Description>'
+           '</rdf:RDF>')
+    response = http.post("/v1/rules/witness-account-opening/evaluate", content=xxe,
+                         headers={"Content-Type": "application/rdf+xml"})
+    assert response.status_code == 415 and "root:" not in response.text
