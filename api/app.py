@@ -6,12 +6,14 @@ import datetime as dt
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import __version__
@@ -20,13 +22,17 @@ from .changes import KINDS, BadPeriod, ChangesEngine, parse_window
 from .entities import BadIdentifier, EntityService, normalise_lang, to_iri
 from .fact_input import JSON_LD, TURTLE, graph_to_facts, parse_fact_graph
 from .feed import atom_feed
+from .html_pages import render_entity
 from .knowledge import LoadedKB, load
+from .linked_data import build_router as linked_data_router
+from .linked_data import dump_maker
 from .releases import ReleaseStore, UnknownRelease
 from .rules import FactError, RuleNotFound, RulesEngine
 from .sparql_pool import QueryFailed, QueryPool, QueryRequest
 from .sparql_protocol import SparqlService, allowed_graphs, build_router
 from .store import RemoteStore, RemoteStoreError, RemoteTimeout
 
+WEB_DIR = Path(__file__).resolve().parent / "web"
 LangQuery = Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$")]
 ChangeQuery = Annotated[str | None, Query()]
 
@@ -70,6 +76,13 @@ def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                        allow_headers=["*"], max_age=3600)
     app.include_router(build_router(sparql))
+    app.include_router(linked_data_router(kb.backend, entities, render_entity, kb.release, dump_maker(kb.backend)))
+    app.mount("/web", StaticFiles(directory=WEB_DIR), name="web")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> FileResponse:
+        """The web page: browse, eligibility, timeline."""
+        return FileResponse(WEB_DIR / "index.html", media_type="text/html")
     app.state.entities = entities
     app.state.rules = rules
     app.state.changes = changes

@@ -177,6 +177,27 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .docs_generator import DocsGenerator, differences, write
+    from .knowledge import load
+
+    kb = load()
+    pages = DocsGenerator(kb.backend, kb.release).pages()
+    out = Path(args.out)
+    if args.check:
+        problems = differences(out, pages)
+        for problem in problems:
+            print(problem)
+        print(f"{len(pages)} pages: " + ("docs/ is out of date with the KB; run connectkb docs" if problems
+                                         else "up to date"))
+        return 1 if problems else 0
+    written = write(out, pages)
+    print(f"wrote {len(written)} pages under {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="connectkb", description=__doc__)
     parser.add_argument("--version", action="version", version=f"connectkb {__version__}")
@@ -225,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--store", required=True, help="the store's SPARQL query URL, e.g. http://127.0.0.1:7878/query")
     load.add_argument("--graph-store", help="its Graph Store Protocol URL (default: the query URL's …/store)")
     load.set_defaults(func=_load)
+    docs = sub.add_parser("docs", help="generate docs/ (ontology reference, measures, rules, timeline) from the KB")
+    docs.add_argument("--out", default="docs", help="the docs folder (default: docs)")
+    docs.add_argument("--check", action="store_true", help="only compare; exit 1 if docs/ is out of date")
+    docs.set_defaults(func=_docs)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

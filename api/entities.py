@@ -186,6 +186,7 @@ class EntityService:
                 facts.append({"property": to_id(p), "property_label": row.get("pl", {}).get("value"),
                               "value": self._value(o, row.get("ol"), lang)})
         facts.sort(key=lambda f: (f["property"], str(f["value"])))
+        types.sort(key=lambda ty: ty["id"])
         return {
             "id": to_id(iri), "iri": iri, "label": _pick(labels, lang), "labels": labels,
             "alt_labels": dict(alt_labels), "types": types, "facts": facts,

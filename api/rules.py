@@ -131,8 +131,8 @@ class RulesEngine:
     def _load_rule(self, iri: str, code: str, fact_set_class: str) -> Rule:
         one = f"<{iri}>"
         labels = _labels(self._select(f"SELECT ?l WHERE {{ {one} rdfs:label ?l }}"), "l")
-        applies = [r["x"]["value"] for r in self._select(f"SELECT ?x WHERE {{ {one} ck:appliesTo ?x }}")]
-        cites = [r["c"]["value"] for r in self._select(f"SELECT ?c WHERE {{ {one} ck:citation ?c }}")]
+        applies = sorted(r["x"]["value"] for r in self._select(f"SELECT ?x WHERE {{ {one} ck:appliesTo ?x }}"))
+        cites = sorted(r["c"]["value"] for r in self._select(f"SELECT ?c WHERE {{ {one} ck:citation ?c }}"))
         # what the source leaves unstated: said on the rule, or on the index it applies
         unstated = sorted({r["a"]["value"] for r in self._select(
             f"SELECT ?a WHERE {{ {{ {one} ck:unstatedAspect ?a }} UNION "
