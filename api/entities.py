@@ -36,7 +36,7 @@ def to_id(iri: str) -> str:
 
 def to_iri(entity_id: str) -> str:
     if not entity_id or not _SAFE_ID.match(entity_id):
-        raise BadIdentifier(f"'{entity_id}' is not an entity id: expected a KB id such as 'hsbc' "
+        raise BadIdentifier(f"'{entity_id}' is not an entity id: expected a KB id such as 'boc' "
                             "or a CURIE such as 'ck:RoleAssignment'")
     prefix, sep, rest = entity_id.partition(":")
     if sep and prefix in PREFIXES:

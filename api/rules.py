@@ -298,7 +298,7 @@ class RulesEngine:
         if kind == "entity":
             # Ids outside the KB are not errors: they name entities the scheme does not include.
             if not isinstance(value, str) or not _CODE.match(value):
-                raise FactError(name, f"'{name}' must be an entity id such as 'hsbc' (letters, digits, '-', '.')")
+                raise FactError(name, f"'{name}' must be an entity id such as 'boc' (letters, digits, '-', '.')")
             return URIRef(str(KB) + value)
         if kind == "iso4217":
             if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value):

@@ -211,7 +211,45 @@ def sparql_http(args: argparse.Namespace) -> None:
           f"{endpoint_varied['rps'] / raw_varied_figures['rps']:.3f} (varied)")
 
 
-SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http}
+def bulk_screening(args: argparse.Namespace) -> None:
+    """Many bonds against every index rule, in process (DESIGN's bulk-screening bar)."""
+    import datetime as dt
+    import random
+
+    from connectkb.entities import EntityService
+    from connectkb.knowledge import load
+    from connectkb.rules import RulesEngine
+
+    kb = load()
+    entities = EntityService(kb.backend)
+    engine = RulesEngine(kb.backend, entities.citations, entities.label_of)
+    index_rules = sorted(r for r in engine.rules if r.startswith("index-"))
+    rng = random.Random(7)
+    bonds = [{"residual_maturity_years": round(rng.uniform(0.2, 6), 2),
+              "outstanding_cny": rng.choice([3e8, 6e8, 8e8, 1.2e9, 3e9]),
+              "coupon_type": rng.choice(["fixed", "fixed", "floating", "zero"]),
+              "denomination_currency": "CNY", "settlement_currency": rng.choice(["CNY", "CNY", "USD"]),
+              "features": rng.choice([[], [], ["synthetic"], ["retail"], ["puttable"]]),
+              "issuer_type": rng.choice(["central-government", "policy-bank", "corporate", "foreign-corporate"]),
+              "issuer_domicile": rng.choice(["mainland", "offshore"]),
+              "bond_type": rng.choice(["chinese-government-bond", "policy-bank-bond", "corporate-bond"]),
+              "issue_rating": {"agency": "moodys", "grade": rng.choice(["A2", "Baa3", "Ba1"])}}
+             for _ in range(args.bonds)]
+    verdicts: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for bond in bonds:
+        for rule in index_rules:
+            answer, _ = engine.evaluate(rule, bond, dt.date(2012, 8, 1))
+            verdicts[answer["verdict"]] = verdicts.get(answer["verdict"], 0) + 1
+    seconds = time.perf_counter() - t0
+    evaluations = len(bonds) * len(index_rules)
+    print(f"bulk screening: {len(bonds)} bonds x {len(index_rules)} index rules = {evaluations} evaluations in "
+          f"{seconds:.1f}s: {evaluations / seconds:.0f} evaluations/s, {len(bonds) / seconds:.1f} bonds/s "
+          f"against all index rules; verdicts {verdicts}")
+
+
+SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http,
+            "bulk-screening": bulk_screening}
 
 
 def main() -> None:
@@ -221,6 +259,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--bonds", type=int, default=200)
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
