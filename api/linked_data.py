@@ -11,12 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph
 
 from .entities import EntityService, normalise_lang, to_id
 from .namespaces import BASE, PREFIXES
 from .sparql_protocol import negotiate
-from .store import Row, SparqlBackend
+from .store import Row, SparqlBackend, rdflib_term
 
 BASE_ENV = "CONNECTKB_BASE_IRI"
 RDF_FORMATS = {"text/turtle": ("turtle", "ttl"), "application/ld+json": ("json-ld", "jsonld"),
@@ -31,16 +31,6 @@ def base_iri() -> str:
     return os.environ.get(BASE_ENV, BASE)
 
 
-def _term(value: dict[str, str]) -> URIRef | BNode | Literal:
-    if value["type"] == "uri":
-        return URIRef(value["value"])
-    if value["type"] == "bnode":
-        return BNode(value["value"])
-    if "xml:lang" in value:
-        return Literal(value["value"], lang=value["xml:lang"])
-    return Literal(value["value"], datatype=URIRef(value["datatype"]) if "datatype" in value else None)
-
-
 def describe(backend: SparqlBackend, iri: str) -> Graph:
     """The concise bounded description of `iri`: its statements and those of the blank nodes they hold."""
     patterns = [f"{{ BIND(<{iri}> AS ?s) ?s ?p ?o }}"]
@@ -53,7 +43,7 @@ def describe(backend: SparqlBackend, iri: str) -> Graph:
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace)
     for row in rows:
-        graph.add((_term(row["s"]), _term(row["p"]), _term(row["o"])))
+        graph.add((rdflib_term(row["s"]), rdflib_term(row["p"]), rdflib_term(row["o"])))
     return graph
 
 
@@ -121,7 +111,7 @@ def dump_maker(backend: SparqlBackend) -> Callable[[str], bytes]:
             for prefix, namespace in PREFIXES.items():
                 graph.bind(prefix, namespace)
             for row in backend.select("SELECT ?s ?p ?o WHERE { ?s ?p ?o }"):
-                graph.add((_term(row["s"]), _term(row["p"]), _term(row["o"])))
+                graph.add((rdflib_term(row["s"]), rdflib_term(row["p"]), rdflib_term(row["o"])))
             cache[media] = graph.serialize(format=RDF_FORMATS[media][0]).encode("utf-8")
         return cache[media]
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import pyoxigraph as ox
 from pyshacl import validate
-from rdflib import XSD, BNode, Graph, Literal, Namespace, URIRef
+from rdflib import XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS
 
 from . import sparql_cache
 from .entities import _lang_key, normalise_lang, to_id
 from .loader import to_oxigraph_quad
 from .namespaces import CK, KB, PREFIXES, sparql_prologue
-from .store import Row, SparqlBackend
+from .store import Row, SparqlBackend, rdflib_term
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
@@ -230,7 +230,7 @@ class RulesEngine:
     def _construct(self, query: str) -> Graph:
         graph = Graph()
         for row in self.backend.select(_PROLOGUE + _as_select(query)):
-            graph.add((_term(row["s"]), _term(row["p"]), _term(row["o"])))
+            graph.add((rdflib_term(row["s"]), rdflib_term(row["p"]), rdflib_term(row["o"])))
         return graph
 
     def _shapes_graph(self, criteria: list[Criterion]) -> Graph:
@@ -243,8 +243,8 @@ class RulesEngine:
         graph = Graph()
         by_iri = {c.iri: c for c in criteria}
         for row in rows:
-            s = _term(row["s"])
-            graph.add((s, _term(row["p"]), _term(row["o"])))
+            s = rdflib_term(row["s"])
+            graph.add((s, rdflib_term(row["p"]), rdflib_term(row["o"])))
             by_iri[row["root"]["value"]].shape_nodes.add(s)
         return graph
 
@@ -495,16 +495,6 @@ def _as_select(construct: str) -> str:
     if not match:
         raise ValueError("a ck:kbSlice must be 'CONSTRUCT { ?s ?p ?o } WHERE { … }'")
     return "SELECT DISTINCT ?s ?p ?o WHERE" + construct[match.end():]
-
-
-def _term(value: dict[str, str]) -> URIRef | BNode | Literal:
-    if value["type"] == "uri":
-        return URIRef(value["value"])
-    if value["type"] == "bnode":
-        return BNode(value["value"])
-    if "xml:lang" in value:
-        return Literal(value["value"], lang=value["xml:lang"])
-    return Literal(value["value"], datatype=URIRef(value["datatype"]) if "datatype" in value else None)
 
 
 __all__ = ["FACT_SET", "PREFIXES", "FactError", "RuleNotFound", "RulesEngine"]

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import httpx
 import pyoxigraph as ox
+from rdflib import BNode, Literal, URIRef
 
 Row = dict[str, dict[str, str]]
 
@@ -129,3 +130,14 @@ def _normalise(term: dict[str, str]) -> dict[str, str]:
     if out.get("datatype") == "http://www.w3.org/2001/XMLSchema#string":
         del out["datatype"]
     return out
+
+
+def rdflib_term(value: dict[str, str]) -> URIRef | BNode | Literal:
+    """A SPARQL JSON-results term as an rdflib term."""
+    if value["type"] == "uri":
+        return URIRef(value["value"])
+    if value["type"] == "bnode":
+        return BNode(value["value"])
+    if "xml:lang" in value:
+        return Literal(value["value"], lang=value["xml:lang"])
+    return Literal(value["value"], datatype=URIRef(value["datatype"]) if "datatype" in value else None)

@@ -31,6 +31,8 @@ def test_the_installed_wheel_validates_the_kb_from_another_directory(tmp_path: P
     data_root = Path(where.stdout.strip())
     assert data_root.is_relative_to(env_dir), data_root
     assert (data_root / "kb" / "registry" / "institutions.ttl").is_file()
+    assert (data_root / "releases" / "catalog.ttl").is_file()
+    assert (data_root / "web" / "index.html").is_file() and (data_root / "web" / "app.js").is_file()
     result = subprocess.run([str(bin_dir / "connectkb"), "validate"], cwd=elsewhere, env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
