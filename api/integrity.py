@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rdflib.term import Node
 from .namespaces import compact
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
+_IRI = re.compile(r"https?://[^\s<>\"{}|^`]+")
 # Whole-graph shapes hang off the core ontology IRI and report the offending resource as sh:value.
 WHOLE_KB_FOCUS = "ck:core"
 
@@ -131,7 +133,8 @@ def _violations(results: Graph) -> list[Violation]:
             value = results.value(result, pred)
             return None if value is None else compact(str(value))
 
-        out.append(Violation(message=one(SH.resultMessage) or "constraint not met",
+        message = _IRI.sub(lambda m: compact(m.group(0)), str(results.value(result, SH.resultMessage) or ""))
+        out.append(Violation(message=message or "constraint not met",
                              focus=one(SH.focusNode) or "?", path=one(SH.resultPath),
                              value=one(SH.value), severity=(one(SH.resultSeverity) or "").rsplit("#", 1)[-1]))
     return out
