@@ -65,7 +65,8 @@ def _fill_witness_form(page: Page, site: str, age: str) -> None:
     page.goto(f"{site}/#eligibility")
     page.wait_for_selector("body[data-ready=true]")
     page.select_option("#rule-select", "witness-account-opening")
-    page.wait_for_selector("#fact-age")
+    # selecting reloads the rule's form: fill it only once the new fields are in place
+    page.wait_for_selector("#rule-form[data-rule=witness-account-opening]:not([data-loading])")
     page.fill("#fact-age", age)
     page.select_option("#fact-hk_permanent_resident", "true")
     page.select_option("#fact-holds_account_with_witness_bank", "true")

@@ -121,6 +121,7 @@ function fieldFor(name, schema) {
 }
 
 async function loadRule() {
+  $("rule-form").dataset.loading = "true";  // the fields are replaced: anything typed now would be lost
   const rule = await api(`/v1/rules/${encodeURIComponent($("rule-select").value)}`);
   state.rule = rule;
   const properties = rule.facts_schema.properties;
@@ -128,6 +129,8 @@ async function loadRule() {
   $("rule-fields").replaceChildren(...Object.keys(properties).map((name) => fieldFor(name, properties[name])));
   $("rule-sources").textContent = rule.citations.map((c) => `${c.title || c.source} (${c.locator})`).join("; ");
   $("verdict").replaceChildren();
+  $("rule-form").dataset.rule = rule.id;
+  delete $("rule-form").dataset.loading;
 }
 
 function collectFacts() {
