@@ -19,7 +19,7 @@ from pyshacl import validate
 from rdflib import XSD, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF, RDFS
 
-from . import sparql_cache
+from . import shacl_check_cache
 from .entities import _lang_key, normalise_lang, to_id
 from .loader import to_oxigraph_quad
 from .namespaces import CK, KB, PREFIXES, sparql_prologue
@@ -28,7 +28,7 @@ from .store import Row, SparqlBackend, rdflib_term
 SH = Namespace("http://www.w3.org/ns/shacl#")
 FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
 _PROLOGUE = sparql_prologue()
-sparql_cache.install()
+shacl_check_cache.install()
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 _SHAPE_PATH = ("sh:property|sh:sparql|sh:or|sh:and|sh:not|sh:xone|sh:node|sh:qualifiedValueShape|sh:in|"

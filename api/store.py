@@ -81,9 +81,12 @@ class RemoteStore:
         self.query_url = query_url
         self.client = httpx.Client(timeout=timeout_s)
 
-    def _post(self, query: str, accept: str) -> httpx.Response:
+    def _post(self, data: dict[str, str | list[str]], accept: str, timeout_s: float | None = None) -> httpx.Response:
         try:
-            response = self.client.post(self.query_url, data={"query": query}, headers={"Accept": accept})
+            response = self.client.post(self.query_url, data=data, headers={"Accept": accept},
+                                        timeout=timeout_s or self.client.timeout)
+        except httpx.TimeoutException as exc:
+            raise RemoteTimeout(f"the SPARQL server at {self.query_url} did not answer in time: {exc}") from exc
         except httpx.HTTPError as exc:
             raise RemoteStoreError(f"the SPARQL server at {self.query_url} did not answer: {exc}") from exc
         if response.status_code != 200:
@@ -92,11 +95,11 @@ class RemoteStore:
         return response
 
     def select(self, query: str) -> list[Row]:
-        body = self._post(query, "application/sparql-results+json").json()
+        body = self._post({"query": query}, "application/sparql-results+json").json()
         return [{name: _normalise(term) for name, term in row.items()} for row in body["results"]["bindings"]]
 
     def ask(self, query: str) -> bool:
-        return bool(self._post(query, "application/sparql-results+json").json()["boolean"])
+        return bool(self._post({"query": query}, "application/sparql-results+json").json()["boolean"])
 
     def forward(self, query: str, accept: str, default_graphs: list[str], named_graphs: list[str],
                 timeout_s: float | None = None) -> bytes:
@@ -107,19 +110,7 @@ class RemoteStore:
             data["default-graph-uri"] = default_graphs
         if named_graphs:
             data["named-graph-uri"] = named_graphs
-        return self._post_form(data, accept, timeout_s)
-
-    def _post_form(self, data: dict[str, str | list[str]], accept: str, timeout_s: float | None) -> bytes:
-        try:
-            response = self.client.post(self.query_url, data=data, headers={"Accept": accept},
-                                        timeout=timeout_s or self.client.timeout)
-        except httpx.TimeoutException as exc:
-            raise RemoteTimeout(f"the SPARQL server did not answer in time: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise RemoteStoreError(f"the SPARQL server at {self.query_url} did not answer: {exc}") from exc
-        if response.status_code != 200:
-            raise RemoteStoreError(f"the SPARQL server answered {response.status_code}: {response.text[:500]}")
-        return response.content
+        return self._post(data, accept, timeout_s).content
 
 
 def _normalise(term: dict[str, str]) -> dict[str, str]:

@@ -58,6 +58,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{proc.args[0]} did not start serving {url}") from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def _server() -> Iterator[str]:
     port = _free_port()
@@ -65,15 +77,7 @@ def _server() -> Iterator[str]:
                              "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start: " + proc.stderr.read().decode()) from None
-                time.sleep(0.2)
+        _wait_until_up(base + "/health", proc, 120)
         yield base
     finally:
         proc.terminate()
@@ -160,15 +164,7 @@ def _oxigraph_server() -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("oxigraph did not start") from None
-                time.sleep(0.1)
+        _wait_until_up(base + "/", proc, 30)
         subprocess.run([sys.executable, "-m", "connectkb", "load", "--store", base + "/query"], check=True,
                        capture_output=True)
         yield base
