@@ -1,8 +1,9 @@
-"""connectkb benchmarks: prints the figures the issues ask for, measured in one run.
+"""connectkb benchmarks: every performance figure of the product, measured in one run.
 
     python bench/run.py                 # every section
     python bench/run.py cold-start      # one section
     python bench/run.py rules-http --duration 10 --connections 16
+    python bench/run.py soak            # half of peak for 60 s with hostile requests arriving
 
 HTTP sections start `connectkb serve` (one uvicorn worker) on a free loopback port and load it with
 wrk (Debian package `wrk`), comparing each endpoint with the same app's hello-world (`GET /ping`).
@@ -16,25 +17,25 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from serving import free_port, served, wait_until_up
+from soak import soak
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def cold_start(args: argparse.Namespace) -> None:
     """Load + validate, in process (by phase) and as a fresh `connectkb validate` process."""
-    from connectkb.knowledge import load
+    from connectkb.knowledge.load import load
 
     phases: dict[str, list[float]] = {}
     for _ in range(args.runs):
@@ -52,36 +53,10 @@ def cold_start(args: argparse.Namespace) -> None:
           f"median {statistics.median(walls):.3f}s, max {max(walls):.3f}s over {len(walls)} runs")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{proc.args[0]} did not start serving {url}") from None
-            time.sleep(0.2)
-
-
 @contextmanager
 def _server() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "connectkb", "serve", "--port", str(port), "--log-level",
-                             "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base + "/health", proc, 120)
+    with served() as (base, _):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 _LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -156,7 +131,7 @@ POINT_QUERY = ("SELECT ?l WHERE { <https://w3id.org/connectkb/id/hsbc> "
 @contextmanager
 def _oxigraph_server() -> Iterator[str]:
     """A raw Oxigraph server (the `oxigraph` package) holding the same KB, for the baseline."""
-    port = _free_port()
+    port = free_port()
     directory = tempfile.mkdtemp(prefix="connectkb-bench-oxigraph-")
     binary = str(Path(sys.executable).parent / "oxigraph") if (Path(sys.executable).parent / "oxigraph").exists() \
         else "oxigraph"
@@ -164,7 +139,7 @@ def _oxigraph_server() -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base + "/", proc, 30)
+        wait_until_up(base + "/", proc, 30)
         subprocess.run([sys.executable, "-m", "connectkb", "load", "--store", base + "/query"], check=True,
                        capture_output=True)
         yield base
@@ -212,9 +187,9 @@ def bulk_screening(args: argparse.Namespace) -> None:
     import datetime as dt
     import random
 
-    from connectkb.entities import EntityService
-    from connectkb.knowledge import load
-    from connectkb.rules import RulesEngine
+    from connectkb.knowledge.entities import EntityService
+    from connectkb.knowledge.load import load
+    from connectkb.rules.engine import RulesEngine
 
     kb = load()
     entities = EntityService(kb.backend)
@@ -245,7 +220,7 @@ def bulk_screening(args: argparse.Namespace) -> None:
 
 
 SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http,
-            "bulk-screening": bulk_screening}
+            "bulk-screening": bulk_screening, "soak": soak}
 
 
 def main() -> None:
@@ -256,6 +231,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--bonds", type=int, default=200)
+    parser.add_argument("--soak-seconds", type=float, default=60, help="how long the soak section holds its load")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:

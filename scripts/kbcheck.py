@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import _devimport  # noqa: E402, F401  (makes `connectkb` resolve to the checkout's api/)
 
-from connectkb import knowledge  # noqa: E402
-from connectkb.namespaces import sparql_prologue  # noqa: E402
+from connectkb.common.namespaces import sparql_prologue  # noqa: E402
+from connectkb.knowledge import load as knowledge  # noqa: E402
 
 
 def main() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -15,17 +16,34 @@ import httpx
 import pytest
 import uvicorn
 
-from connectkb import paths
 from connectkb.app import create_app
-from connectkb.knowledge import LoadedKB, load
+from connectkb.common import paths
+from connectkb.knowledge.load import LoadedKB, load
 
 REPO = Path(__file__).resolve().parent.parent
+# commands the tests start (`python -m connectkb …`) run the working tree too, not an installed copy
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO / "api"), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def tool(name: str) -> str | None:
     """A console script installed beside this Python (pyenv shims may not exist for it yet), or on PATH."""
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else shutil.which(name)
+
+
+def debian_tool(name: str, *packages: str) -> str:
+    """A program from Debian's packages, installed here with apt-get when missing (CI runs as root on a
+    machine that reaches Debian's mirror), as a new user would install it."""
+    found = tool(name)
+    if found:
+        return found
+    assert os.geteuid() == 0, f"this test needs {name}: apt-get install {' '.join(packages)}"
+    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=900)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, timeout=1800,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    found = tool(name)
+    assert found, f"{' '.join(packages)} did not install {name}"
+    return found
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectkb import paths
+from connectkb.common import paths
 
 from .conftest import free_port
 

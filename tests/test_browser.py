@@ -4,9 +4,6 @@ with the quoted source, switches to Chinese, and filters the timeline to January
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,26 +12,16 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from connectkb.app import create_app
-from connectkb.knowledge import LoadedKB
+from connectkb.knowledge.load import LoadedKB
 
-from .conftest import LiveServer, free_port
+from .conftest import LiveServer, debian_tool, free_port
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def _chromium() -> str:
-    """Debian's Chromium; installed here when missing (the machine is root and reaches Debian's mirror)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    assert os.geteuid() == 0, "the browser tests need Debian's chromium: apt-get install chromium"
-    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=900)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, timeout=1800,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    found = shutil.which("chromium")
-    assert found, "chromium did not install"
-    return found
+    return debian_tool("chromium", "chromium")
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import feedparser
 import httpx
 
-from connectkb import paths
 from connectkb.app import create_app
-from connectkb.knowledge import load
+from connectkb.common import paths
+from connectkb.knowledge.load import load
 
 from .conftest import LiveServer, free_port
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from connectkb.docs_generator import DocsGenerator, differences
-from connectkb.knowledge import LoadedKB
+from connectkb.docs.generator import DocsGenerator, differences
+from connectkb.knowledge.load import LoadedKB
 
 from .conftest import REPO
 

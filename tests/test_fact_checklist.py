@@ -10,9 +10,9 @@ import pyoxigraph as ox
 import pytest
 import yaml
 
-from connectkb.knowledge import LoadedKB
-from connectkb.namespaces import sparql_prologue
-from connectkb.store import EmbeddedStore
+from connectkb.common.namespaces import sparql_prologue
+from connectkb.knowledge.load import LoadedKB
+from connectkb.knowledge.stores import EmbeddedStore
 
 CHECKLIST_DIR = Path(__file__).parent / "checklist"
 SOURCES = {"seed-000", "seed-002", "seed-003", "beyond"}

@@ -3,9 +3,9 @@ must find exactly the same violations."""
 
 from __future__ import annotations
 
-from connectkb import paths
-from connectkb.integrity import load_shapes, validate_graph
-from connectkb.loader import ParsedKB, parse_files
+from connectkb.common import paths
+from connectkb.knowledge.integrity import load_shapes, validate_graph
+from connectkb.knowledge.loader import ParsedKB, parse_files
 
 BROKEN = """
 @prefix ck:   <https://w3id.org/connectkb/ontology/> .

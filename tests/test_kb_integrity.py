@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectkb.knowledge import LoadedKB, check
+from connectkb.knowledge.load import LoadedKB, check
 
 
 def test_the_kb_conforms_to_its_integrity_shapes(kb: LoadedKB) -> None:

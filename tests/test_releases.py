@@ -9,9 +9,9 @@ import httpx
 from rdflib import BNode, Graph, URIRef
 from rdflib.compare import graph_diff, to_isomorphic
 
-from connectkb.entities import to_id
-from connectkb.knowledge import LoadedKB
-from connectkb.releases import ReleaseStore, changelog, current_graph, snapshot_bytes
+from connectkb.common.ids import to_id
+from connectkb.knowledge.load import LoadedKB
+from connectkb.time.releases import ReleaseStore, changelog, current_graph, snapshot_bytes
 
 from .conftest import REPO
 
@@ -43,9 +43,12 @@ def test_the_release_diff_lists_exactly_the_statements_that_differ(http: httpx.C
     assert (diff["added"], diff["removed"]) == (len(only_new), len(only_old))
     listed = sum(len(e["added"]) + len(e["changed"]) for e in diff["entities"])
     assert listed == len(only_new)
-    # every added statement about an IRI is listed under its entity, with labels
+    # every new statement about an IRI is listed under its entity, with labels: as added, or as the new
+    # value of a statement whose value changed
     reported = {(e["id"], a["property"], a["value"].get("id") or a["value"].get("value"))
                 for e in diff["entities"] for a in e["added"]}
+    reported |= {(e["id"], c["property"], c["to"].get("id") or c["to"].get("value"))
+                 for e in diff["entities"] for c in e["changed"] if isinstance(c["to"], dict)}
     for s, p, o in only_new:
         if isinstance(s, URIRef) and not isinstance(o, BNode):
             assert (to_id(str(s)), to_id(str(p)), to_id(str(o)) if isinstance(o, URIRef) else str(o)) in reported

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from rdflib import Graph, URIRef
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, TURTLE, SPARQLWrapper
 
-from .conftest import LiveServer
+from .conftest import LiveServer, debian_tool
 
 JS = Path(__file__).parent / "js"
 HSBC = "https://w3id.org/connectkb/id/hsbc"
@@ -53,8 +52,7 @@ def test_rdflib_sparqlstore_select_ask_construct(server: LiveServer) -> None:
 
 
 def _comunica(server: LiveServer, query: str) -> dict:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    assert node and npm, "node (v20) and npm are needed for the JavaScript client test"
+    node, npm = debian_tool("node", "nodejs", "npm"), debian_tool("npm", "nodejs", "npm")
     if not (JS / "node_modules" / "@comunica" / "query-sparql").is_dir():
         # the README's test command installs nothing from npm itself: the first run does, from the lock file
         subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS, check=True, timeout=600)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connectkb.app import create_app
-from connectkb.knowledge import LoadedKB
+from connectkb.knowledge.load import LoadedKB
 
 from .conftest import LiveServer, free_port
 

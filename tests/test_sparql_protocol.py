@@ -8,7 +8,7 @@ import httpx
 from rdflib import Graph
 from rdflib.namespace import RDF
 
-from connectkb.sparql_protocol import SD, VOID
+from connectkb.sparql.protocol import SD, VOID
 
 HSBC_LABELS = ("SELECT ?l WHERE { <https://w3id.org/connectkb/id/hsbc> "
                "<http://www.w3.org/2000/01/rdf-schema#label> ?l } ORDER BY ?l")

@@ -5,6 +5,7 @@ this read-only endpoint; every such deviation is listed below with its reason.""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +18,36 @@ from rdflib import Graph, Namespace, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS
 
-from connectkb.sparql_pool import QueryPool
-from connectkb.sparql_protocol import SparqlService, allowed_graphs, build_router
+from connectkb.common import paths
+from connectkb.sparql.pool import QueryPool
+from connectkb.sparql.protocol import SparqlService, allowed_graphs, build_router
 
 from .conftest import REPO, LiveServer, free_port
 
-SUITE = REPO.parent / "shared" / "conformance" / "w3c-sparql11-protocol"
+CONFORMANCE_ENV = "CONNECTKB_CONFORMANCE_DIR"
+
+
+def _suite() -> Path:
+    """The outside test suites sit beside the seeds (../shared/conformance), or where CONNECTKB_CONFORMANCE_DIR says."""
+    explicit = os.environ.get(CONFORMANCE_ENV)
+    seeds = paths.seeds_dir()
+    candidates = [Path(explicit)] if explicit else []
+    candidates += [seeds.parent / "conformance"] if seeds else []
+    candidates += [REPO.parent / "shared" / "conformance"]
+    for candidate in candidates:
+        if (candidate / "w3c-sparql11-protocol" / "manifest.ttl").is_file():
+            return candidate / "w3c-sparql11-protocol"
+    return candidates[0] / "w3c-sparql11-protocol"
+
+
+SUITE = _suite()
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 HT = Namespace("http://www.w3.org/2011/http#")
 CNT = Namespace("http://www.w3.org/2011/content#")
 UT = Namespace("http://www.w3.org/2009/sparql/tests/test-update#")
 HTS = Namespace("http://www.w3.org/2011/http-statusCodes#")
 
-READ_ONLY = "update operation: this endpoint is read-only and refuses every update (403), as the issue requires"
+READ_ONLY = "update operation: this endpoint is read-only and refuses every update (403)"
 EXPECTED_DEVIATIONS = {
     "update_dataset_default_graph": READ_ONLY,
     "update_dataset_default_graphs": READ_ONLY,
@@ -43,6 +61,9 @@ EXPECTED_DEVIATIONS = {
 
 def _manifest() -> tuple[Graph, list[URIRef]]:
     graph = Graph()
+    if not (SUITE / "manifest.ttl").is_file():
+        # one failing test that says where the suite was looked for, rather than an aborted collection
+        return graph, [URIRef("urn:connectkb:missing-w3c-suite")]
     graph.parse(SUITE / "manifest.ttl", format="turtle", publicID=SUITE.as_uri() + "/manifest.ttl")
     manifest = next(graph.subjects(RDF.type, MF.Manifest))
     return graph, list(Collection(graph, graph.value(manifest, MF.entries)))
@@ -60,6 +81,8 @@ def endpoint() -> Iterator[str]:
     """An instance loaded with the manifest's data: each data file in the named graph the manifest
     gives it. The manifest also builds datasets from data0.rdf, which has no data file: it is held
     as an empty named graph, so that naming it is naming one of the instance's own graphs."""
+    assert (SUITE / "manifest.ttl").is_file(), (f"the W3C SPARQL 1.1 Protocol suite is not at {SUITE}: "
+                                                f"set {CONFORMANCE_ENV} to the folder that holds it")
     store = ox.Store()
     for data, name in {(o, GRAPH.value(b, RDFS.label)) for _, _, b in GRAPH.triples((None, UT.graphData, None))
                        for o in GRAPH.objects(b, UT.graph)}:

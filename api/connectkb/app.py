@@ -1,0 +1,71 @@
+"""The HTTP API: a thin FastAPI layer that assembles the engines' routers over one loaded KB.
+
+Data flows one way: Turtle → validated store (knowledge) → engines (rules, time, sparql, linked data)
+→ these routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from . import __version__
+from .common.http import field_error
+from .common.ids import BadIdentifier
+from .knowledge import routes as knowledge_routes
+from .knowledge.entities import EntityService
+from .knowledge.load import LoadedKB, load
+from .linked_data import routes as linked_data_routes
+from .linked_data.describe import dump_maker
+from .rules import routes as rules_routes
+from .rules.compiled.engine import CompiledRules
+from .rules.engine import RulesEngine
+from .sparql import protocol as sparql_routes
+from .sparql.service import sparql_service
+from .time import routes as time_routes
+from .time.asof import AsOfView
+from .time.changes import ChangesEngine
+from .time.releases import ReleaseStore
+
+
+async def bad_identifier(_: Request, exc: Exception) -> Response:
+    return field_error(422, ["path", "id"], str(exc))
+
+
+def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None) -> FastAPI:
+    """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse."""
+    kb = kb or load()
+    entities = EntityService(kb.backend)
+    rules = RulesEngine(kb.backend, entities.citations, entities.label_of)
+    compiled = CompiledRules(rules)
+    changes = ChangesEngine(kb.backend, entities)
+    sparql = sparql_service(kb, sparql_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        sparql.close()
+
+    app = FastAPI(title="connectkb", version=__version__, lifespan=lifespan,
+                  description="Hong Kong–mainland financial connectivity policy and the offshore RMB market, "
+                              "as cited RDF.")
+    app.state.kb, app.state.entities, app.state.rules, app.state.changes = kb, entities, rules, changes
+    app.state.compiled = compiled
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
+                       allow_headers=["*"], max_age=3600)
+    handlers = {BadIdentifier: bad_identifier, **time_routes.EXCEPTION_HANDLERS,
+                **rules_routes.exception_handlers(rules)}
+    for exception, handler in handlers.items():
+        app.add_exception_handler(exception, handler)
+    app.include_router(knowledge_routes.build_router(kb, entities, AsOfView(kb.backend)))
+    app.include_router(rules_routes.build_router(rules, compiled))
+    app.include_router(time_routes.build_router(changes, entities, ReleaseStore(), kb.release))
+    app.include_router(sparql_routes.build_router(sparql))
+    app.include_router(linked_data_routes.build_router(kb.backend, entities, kb.release, dump_maker(kb.backend)))
+    app.mount("/web", StaticFiles(directory=linked_data_routes.WEB_DIR), name="web")
+    return app

@@ -1,0 +1,636 @@
+"""The rules engine: eligibility rules are SHACL shapes in the KB; evaluating one is facts → RDF →
+pySHACL → a three-valued verdict with each criterion's outcome, message and citations.
+
+Nothing here knows any rule: rules, criteria, input facts, code lists, thresholds and dates are read
+from the KB at start-up, so a new rule is new Turtle only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pyoxigraph as ox
+from pyshacl import validate
+from pyshacl.constraints.sparql.sparql_based_constraints import SPARQLBasedConstraint
+from pyshacl.errors import ConstraintLoadError, ReportableRuntimeError, ValidationFailure
+from pyshacl.shapes_graph import ShapesGraph
+from rdflib import XSD, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF, RDFS
+
+from ..common.backend import Bindings, Row, SparqlBackend, rdflib_term, values_block
+from ..common.ids import MAX_ID_LENGTH, iri_node, to_id
+from ..common.languages import lang_key, normalise_lang
+from ..common.lru import ByteBoundedLRU
+from ..common.namespaces import CK, KB, PREFIXES, sparql_prologue
+from ..knowledge.integrity import IntegrityReport, Violation
+from ..knowledge.load import KBInvalid
+from ..knowledge.loader import to_oxigraph, to_oxigraph_quad
+from . import shacl_check_cache
+
+SH = Namespace("http://www.w3.org/ns/shacl#")
+FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
+_PROLOGUE = sparql_prologue()
+shacl_check_cache.install()
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+_SHAPE_PATH = ("sh:property|sh:sparql|sh:or|sh:and|sh:not|sh:xone|sh:node|sh:qualifiedValueShape|sh:in|"
+               "sh:path|sh:prefixes|sh:declare|sh:inversePath|sh:alternativePath|sh:zeroOrMorePath|"
+               "sh:oneOrMorePath|sh:zeroOrOnePath|sh:values|rdf:first|rdf:rest")
+
+
+# Limits on what one evaluation may carry: far above any real fact set (the longest list a rule reads
+# names a few roles or bond types), low enough that a hostile one costs little.
+MAX_LIST_ENV, DEFAULT_MAX_LIST = "CONNECTKB_MAX_FACT_LIST", 100
+MAX_STRING_ENV, DEFAULT_MAX_STRING = "CONNECTKB_MAX_FACT_STRING", 1000
+MAX_NUMBER = 10**15  # integers and decimals beyond this are no amount, age or tenor the rules read
+LABEL_CACHE_ENV, DEFAULT_LABEL_CACHE_BYTES = "CONNECTKB_LABEL_CACHE_BYTES", 4 * 1024 * 1024
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class RuleNotFound(KeyError):
+    pass
+
+
+class EvaluationTimeout(RuntimeError):
+    """The evaluation could not start before its deadline (others held the engine meanwhile)."""
+
+
+class RuleChecksInvalid(KBInvalid):
+    """A rule's SHACL-SPARQL does not compile: the service refuses to start, as on a Turtle error."""
+
+    def __init__(self, problems: list[Violation]):
+        super().__init__(IntegrityReport(conforms=False, violations=problems))
+        self.problems = problems
+
+    def __str__(self) -> str:
+        # one check is shared by many criteria: name it once, with where it is used
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for problem in self.problems:
+            grouped.setdefault((problem.focus, problem.message), []).append(problem.path or "")
+        lines = [f"rule checks: {len(grouped)} SHACL-SPARQL text(s) do not compile"]
+        for (check, message), used_by in grouped.items():
+            shown = "; ".join(sorted(set(used_by))[:5]) + (f" and {len(set(used_by)) - 5} more"
+                                                           if len(set(used_by)) > 5 else "")
+            lines.append(f"  - {check}: {message}\n    used by {shown}")
+        return "\n".join(lines)
+
+
+class FactError(ValueError):
+    """A malformed fact; `field` names it and the message says what was expected."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class InputFact:
+    iri: str
+    name: str
+    kind: str
+    multiple: bool
+    labels: dict[str, str]
+    codes: dict[str, str] = field(default_factory=dict)  # code → concept IRI, for enumerations
+    entity_class: str | None = None
+    scheme: str | None = None
+    grades: dict[tuple[str, str], str] = field(default_factory=dict)  # (agency, symbol) → grade IRI
+    agencies: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Criterion:
+    iri: str
+    id: str
+    ordinal: int
+    labels: dict[str, str]
+    pass_messages: dict[str, str]
+    requires: list[str]
+    citation_iris: list[str]
+    one_of: list[str] = field(default_factory=list)  # needs at least one of these facts
+    reads: list[str] = field(default_factory=list)  # reads these facts when given, needs none of them
+    shape_nodes: set[Any] = field(default_factory=set)
+
+
+@dataclass
+class Rule:
+    iri: str
+    id: str
+    labels: dict[str, str]
+    applies_to: list[str]
+    fact_set_class: str
+    criteria: list[Criterion]
+    facts: dict[str, InputFact]
+    citation_iris: list[str]
+    unstated: list[str]
+    shapes: Graph
+    base: Graph  # the KB slice, the criteria's parameters and labels: what every evaluation reads
+    store: ox.Store = field(default_factory=ox.Store)  # `base`, as the store pySHACL validates
+
+
+def _labels(rows: list[Row], var: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in rows:
+        if var in row and lang_key(row[var].get("xml:lang")):
+            out.setdefault(lang_key(row[var].get("xml:lang")), row[var]["value"])  # type: ignore[arg-type]
+    return out
+
+
+def _pick(texts: dict[str, str], lang: str) -> str | None:
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+
+
+class RulesEngine:
+    def __init__(self, backend: SparqlBackend, citations: Any, label_of: Any):
+        """`citations(iris, lang)` and `label_of(iri, lang)` come from the entity service."""
+        self.backend = backend
+        self.citations = citations
+        self.label_of = label_of
+        # the IRIs posted facts name, with their labels: keyed by request data, so bounded in bytes
+        self._labels_added: ByteBoundedLRU[str, list[tuple[Any, Any, Any]]] = ByteBoundedLRU(
+            _env_int(LABEL_CACHE_ENV, DEFAULT_LABEL_CACHE_BYTES), _label_entry_bytes)
+        # pySHACL validates each rule's shared store in place: one evaluation at a time per engine
+        self.store_lock = threading.Lock()
+        self.max_list = _env_int(MAX_LIST_ENV, DEFAULT_MAX_LIST)
+        self.max_string = _env_int(MAX_STRING_ENV, DEFAULT_MAX_STRING)
+        names = {r["n"]["value"] for r in self._select("SELECT ?n WHERE { ?f a ck:InputFact ; ck:jsonName ?n }")}
+        self.input_facts = self._load_facts(names)
+        self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
+        problems = [p for rule in self.rules.values() for p in compile_checks(rule)]
+        if problems:
+            raise RuleChecksInvalid(problems)
+
+    # ------------------------------------------------------------------ loading
+    def _select(self, query: str, bindings: Bindings | None = None) -> list[Row]:
+        return self.backend.select(_PROLOGUE + query, bindings)
+
+    def _load_rules(self) -> list[Rule]:
+        rules = []
+        for row in self._select("SELECT ?r ?code ?cls WHERE { ?r a ck:EligibilityRule ; ck:code ?code ; "
+                                "ck:factSetClass ?cls } ORDER BY ?code"):
+            rules.append(self._load_rule(row["r"]["value"], row["code"]["value"], row["cls"]["value"]))
+        return rules
+
+    def _load_rule(self, iri: str, code: str, fact_set_class: str) -> Rule:
+        one = {"rule": iri_node(iri)}
+        labels = _labels(self._select("SELECT ?rule ?l WHERE { ?rule rdfs:label ?l }", one), "l")
+        applies = sorted(r["x"]["value"] for r in self._select("SELECT ?rule ?x WHERE { ?rule ck:appliesTo ?x }", one))
+        cites = sorted(r["c"]["value"] for r in self._select("SELECT ?rule ?c WHERE { ?rule ck:citation ?c }", one))
+        # what the source leaves unstated: said on the rule, or on the index it applies
+        unstated = sorted({r["a"]["value"] for r in self._select(
+            "SELECT ?rule ?a WHERE { { ?rule ck:unstatedAspect ?a } UNION "
+            "{ ?rule ck:appliesTo/ck:aspectNotStated ?a } }", one)})
+        criteria = []
+        for row in self._select("""SELECT ?rule ?c ?code (SAMPLE(?o) AS ?ord) WHERE {
+                ?rule ck:hasCriterion ?c . ?c ck:code ?code . OPTIONAL { ?c ck:ordinal ?o }
+            } GROUP BY ?rule ?c ?code""", one):
+            c = row["c"]["value"]
+            crit_rows = self._select("""SELECT ?c ?l ?m ?f ?alt ?reads ?cite WHERE {
+                { ?c rdfs:label ?l } UNION { ?c ck:passMessage ?m } UNION
+                { ?c ck:requiresFact/ck:jsonName ?f } UNION { ?c ck:requiresOneOf/ck:jsonName ?alt } UNION
+                { ?c ck:readsFact/ck:jsonName ?reads } UNION { ?c ck:citation ?cite } }""", {"c": iri_node(c)})
+            criteria.append(Criterion(
+                iri=c, id=row["code"]["value"], ordinal=int(row.get("ord", {}).get("value", 999)),
+                labels=_labels(crit_rows, "l"), pass_messages=_labels(crit_rows, "m"),
+                requires=sorted({r["f"]["value"] for r in crit_rows if "f" in r}),
+                one_of=sorted({r["alt"]["value"] for r in crit_rows if "alt" in r}),
+                reads=sorted({r["reads"]["value"] for r in crit_rows if "reads" in r}),
+                citation_iris=sorted({r["cite"]["value"] for r in crit_rows if "cite" in r})))
+        criteria.sort(key=lambda c: (c.ordinal, c.id))
+        facts = {name: self.input_facts[name] for c in criteria for name in (*c.requires, *c.one_of, *c.reads)}
+        shapes = self._shapes_graph(criteria)
+        parameters = Graph()
+        for s, p, o in shapes:  # what checks read of their criterion shape: parameters and labels
+            if isinstance(s, URIRef) and (str(p).startswith(str(CK)) or p == RDFS.label):
+                parameters.add((s, p, o))
+        base = self._implied_slice(parameters) + self._scheme_mappings(facts)
+        for row in self._select("SELECT ?rule ?q WHERE { ?rule ck:kbSlice ?q }", one):  # extra KB a custom shape reads
+            base += self._construct(row["q"]["value"])
+        base += parameters  # criterion shapes' own parameters, read through $currentShape
+        for value in set(parameters.objects()):
+            if isinstance(value, URIRef):
+                for triple in self._label_triples(value):
+                    base.add(triple)
+        store = ox.Store()
+        store.bulk_extend(to_oxigraph_quad(t) for t in base)
+        return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
+                    criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
+                    base=base, store=store)
+
+    def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
+        facts: dict[str, InputFact] = {}
+        for name in sorted(names):
+            rows = self._select("""SELECT ?name ?f ?kind ?multiple ?l ?scheme ?cls WHERE {
+                ?f a ck:InputFact ; ck:jsonName ?name ; ck:valueKind/ck:code ?kind .
+                OPTIONAL { ?f ck:multiple ?multiple } OPTIONAL { ?f rdfs:label ?l }
+                OPTIONAL { ?f ck:valuesFrom ?scheme } OPTIONAL { ?f ck:entityClass ?cls } }""",
+                                {"name": ox.Literal(name)})
+            if not rows:
+                raise ValueError(f"a criterion requires input fact '{name}', which no ck:InputFact declares")
+            first = rows[0]
+            fact = InputFact(iri=first["f"]["value"], name=name, kind=first["kind"]["value"],
+                             multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
+                             entity_class=first.get("cls", {}).get("value"))
+            if "scheme" in first:
+                fact.scheme = first["scheme"]["value"]
+                for row in self._select("SELECT ?scheme ?c ?code WHERE { ?c skos:inScheme ?scheme ; ck:code ?code }",
+                                        {"scheme": iri_node(fact.scheme)}):
+                    fact.codes[row["code"]["value"]] = row["c"]["value"]
+            if fact.kind == "rating":
+                for row in self._select("""SELECT ?scheme ?c ?agency ?symbol WHERE { ?c skos:inScheme ?scheme ;
+                        ck:ratingAgency/ck:code ?agency ; ck:ratingSymbol ?symbol }""",
+                                        {"scheme": iri_node(fact.scheme or "")}):
+                    fact.grades[(row["agency"]["value"], row["symbol"]["value"])] = row["c"]["value"]
+                fact.agencies = {r["code"]["value"] for r in self._select(
+                    "SELECT ?code WHERE { ?a skos:inScheme kb:rating-agency-scheme ; ck:code ?code }")}
+            facts[name] = fact
+        return facts
+
+    def _implied_slice(self, parameters: Graph) -> Graph:
+        """The KB facts the shared checks read, implied by the criteria's parameters: every fact of
+        each arrangement a criterion names (ck:eligibleUnder), and every assignment of each role it
+        names (ck:heldRole) with its member's labels and its arrangement's start."""
+        graph = Graph()
+        for under in set(parameters.objects(None, CK.eligibleUnder)):
+            graph += self._triples("""SELECT DISTINCT ?under ?s ?p ?o WHERE {
+                { ?under ?p ?o BIND(?under AS ?s) }
+                UNION { ?under ?q ?s . FILTER(?q != ck:citation) ?s ?p ?o .
+                        FILTER(?p NOT IN (skos:definition, skos:editorialNote, ck:citation)) } }""",
+                                   {"under": iri_node(str(under))})
+        for role in set(parameters.objects(None, CK.heldRole)):
+            graph += self._triples("""SELECT DISTINCT ?role ?s ?p ?o WHERE {
+                { ?s org:role ?role ; ?p ?o }
+                UNION { ?ra org:role ?role ; org:member ?s . ?s ?p ?o . FILTER(?p IN (rdfs:label, ck:code)) }
+                UNION { ?ra org:role ?role ; ck:withinArrangement ?s . ?s ?p ?o .
+                        FILTER(?p = ck:effectiveFromPeriod) } }""", {"role": iri_node(str(role))})
+        return graph
+
+    def _scheme_mappings(self, facts: dict[str, InputFact]) -> Graph:
+        """What the checks read of the facts' own code lists: mappings and rating scales."""
+        graph = Graph()
+        for scheme in sorted({f.scheme for f in facts.values() if f.scheme}):
+            graph += self._triples("""SELECT DISTINCT ?scheme ?s ?p ?o WHERE { ?s skos:inScheme ?scheme ; ?p ?o .
+                FILTER(?p IN (skos:exactMatch, ck:ratingAgency, ck:ratingRank, ck:investmentGrade)) }""",
+                                   {"scheme": iri_node(scheme)})
+        return graph
+
+    def _construct(self, query: str) -> Graph:
+        return self._triples(_as_select(query))
+
+    def _triples(self, select: str, bindings: Bindings | None = None) -> Graph:
+        graph = Graph()
+        for row in self.backend.select(_PROLOGUE + select, bindings):
+            graph.add((rdflib_term(row["s"]), rdflib_term(row["p"]), rdflib_term(row["o"])))
+        return graph
+
+    def _shapes_graph(self, criteria: list[Criterion]) -> Graph:
+        """The criteria's shapes with everything they hang on (property shapes, SPARQL, prefixes)."""
+        roots = values_block("root", (iri_node(c.iri) for c in criteria))
+        rows = self._select(f"""SELECT ?root ?s ?p ?o WHERE {{
+            {roots}
+            {{ ?root ({_SHAPE_PATH})* ?s }} UNION {{ ?root ck:undeterminedShape/({_SHAPE_PATH})* ?s }}
+            ?s ?p ?o }}""")
+        graph = Graph()
+        by_iri = {c.iri: c for c in criteria}
+        for row in rows:
+            s = rdflib_term(row["s"])
+            graph.add((s, rdflib_term(row["p"]), rdflib_term(row["o"])))
+            by_iri[row["root"]["value"]].shape_nodes.add(s)
+        return graph
+
+    # ------------------------------------------------------------------ facts → RDF
+    def facts_to_graph(self, rule: Rule, facts: dict[str, Any], as_of: dt.date) -> Graph:
+        """The facts as RDF. A fact no rule declares is an error; one that only other rules read is
+        checked and left out, so that one description of a bond can be screened against every rule."""
+        unknown = sorted(set(facts) - set(self.input_facts))
+        if unknown:
+            raise FactError(unknown[0], f"unknown fact '{unknown[0]}'; rule {rule.id} reads: "
+                                        f"{', '.join(sorted(rule.facts))}")
+        graph = Graph()
+        graph.add((FACT_SET, RDF.type, URIRef(rule.fact_set_class)))
+        graph.add((FACT_SET, CK.asOf, Literal(as_of.isoformat(), datatype=XSD.date)))
+        for name, value in facts.items():
+            if value is None:
+                continue  # an explicit null is a missing fact
+            fact = self.input_facts[name]
+            values = value if fact.multiple else [value]
+            if fact.multiple and not isinstance(value, list):
+                raise FactError(name, f"'{name}' takes a list of values")
+            if len(values) > self.max_list:
+                raise FactError(name, f"'{name}' lists {len(values)} values; at most {self.max_list} are read")
+            for item in values:
+                term = self._fact_value(fact, item)
+                if name in rule.facts:
+                    graph.add((FACT_SET, URIRef(fact.iri), term))
+        return graph
+
+    def _fact_value(self, fact: InputFact, value: Any) -> URIRef | Literal:
+        name, kind = fact.name, fact.kind
+        self._check_size(name, value)
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                raise FactError(name, f"'{name}' must be true or false")
+            return Literal(value)
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FactError(name, f"'{name}' must be a whole number")
+            if abs(value) > MAX_NUMBER:
+                raise FactError(name, f"'{name}' must be between -{MAX_NUMBER} and {MAX_NUMBER}")
+            return Literal(value, datatype=XSD.integer)
+        if kind == "decimal":
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+                raise FactError(name, f"'{name}' must be a number")
+            if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+                raise FactError(name, f"'{name}' must be a finite number between -{MAX_NUMBER} and {MAX_NUMBER}")
+            # repr of a float may be '1e-07', which is no xsd:decimal; spell it out
+            text = str(value) if isinstance(value, int) else format(Decimal(repr(value) if isinstance(value, float)
+                                                                           else value), "f")
+            return Literal(text, datatype=XSD.decimal)
+        if kind == "date":
+            try:
+                return Literal(dt.date.fromisoformat(str(value)).isoformat(), datatype=XSD.date)
+            except ValueError:
+                raise FactError(name, f"'{name}' must be a date YYYY-MM-DD") from None
+        if kind == "concept":
+            if not isinstance(value, str) or value not in fact.codes:
+                raise FactError(name, f"'{name}' must be one of: {', '.join(sorted(fact.codes))}")
+            return URIRef(fact.codes[value])
+        if kind == "entity":
+            # Ids outside the KB are not errors: they name entities the scheme does not include.
+            if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
+                raise FactError(name, f"'{name}' must be an entity id of at most {MAX_ID_LENGTH} characters")
+            if not isinstance(value, str) or not _CODE.match(value):
+                raise FactError(name, f"'{name}' must be an entity id such as 'boc' (letters, digits, '-', '.')")
+            return URIRef(str(KB) + value)
+        if kind == "iso4217":
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Z]{3}", value):
+                raise FactError(name, f"'{name}' must be a three-letter ISO 4217 code such as 'CNY' "
+                                      "(offshore RMB is CNY too)")
+            return URIRef(PREFIXES["iso4217"] + value)
+        if kind == "rating":
+            if not isinstance(value, dict) or set(value) != {"agency", "grade"} or not all(
+                    isinstance(v, str) for v in value.values()):
+                raise FactError(name, f"'{name}' must be an object {{\"agency\": …, \"grade\": …}}")
+            agency, grade = value["agency"], value["grade"]
+            if agency not in fact.agencies:
+                raise FactError(name, f"'{name}': unknown agency '{agency}'; expected one of: "
+                                      f"{', '.join(sorted(fact.agencies))}")
+            if (agency, grade) in fact.grades:
+                return URIRef(fact.grades[(agency, grade)])
+            scale = sorted(g for a, g in fact.grades if a == agency)
+            if scale:
+                raise FactError(name, f"'{name}': '{grade}' is not on {agency}'s scale; "
+                                      f"expected one of: {', '.join(scale)}")
+            # an agency whose scale the KB does not hold: a grade the rules cannot rank
+            slug = re.sub(r"[^a-z0-9]+", "-", grade.lower()).strip("-")
+            return URIRef(f"{KB}rating-grade/{agency}-{slug}")
+        if kind == "string":
+            if not isinstance(value, str):
+                raise FactError(name, f"'{name}' must be a string")
+            return Literal(value)
+        raise ValueError(f"input fact {name} has an unsupported value kind {kind}")
+
+    def _check_size(self, name: str, value: Any) -> None:
+        """Strings a fact carries (itself, or an object's members) are bounded before anything reads them."""
+        texts = [value] if isinstance(value, str) else (
+            [v for v in value.values() if isinstance(v, str)] if isinstance(value, dict) else [])
+        if isinstance(value, dict) and len(value) > 10:
+            raise FactError(name, f"'{name}' has {len(value)} members; a fact object has at most 10")
+        for text in texts:
+            if len(text) > self.max_string:
+                raise FactError(name, f"'{name}' is {len(text)} characters long; at most {self.max_string} are read")
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, rule_id: str, facts: dict[str, Any], as_of: dt.date,
+                 lang: str = "en", deadline: float | None = None) -> tuple[dict[str, Any], Graph]:
+        """`deadline` (time.monotonic()): past it, the evaluation is not started (EvaluationTimeout), so
+        that requests whose callers have been told 503 do not queue work for no one."""
+        rule = self.get_rule(rule_id)
+        lang = normalise_lang(lang)
+        facts_graph = self.facts_to_graph(rule, facts, as_of)
+        added = list(facts_graph)
+        for value in set(facts_graph.objects()):
+            if isinstance(value, URIRef):  # labels, so that messages can name what the facts name
+                added += [t for t in self._label_triples(value) if t not in rule.base]
+        # The rule's KB slice stays in one Oxigraph store per rule, which pySHACL validates directly
+        # (its SHACL-SPARQL then runs in Oxigraph: 3-8x faster than rdflib's engine here); each
+        # evaluation adds its facts, validates in place and takes them out again. One lock for
+        # all rules: the stores are shared, and the GIL leaves nothing to gain from parallel runs.
+        quads = [to_oxigraph_quad(t) for t in added]
+        with self.store_lock:
+            if deadline is not None and time.monotonic() > deadline:
+                raise EvaluationTimeout(rule_id)
+            rule.store.extend(quads)
+            try:
+                _, report, _ = validate(rule.store, shacl_graph=rule.shapes, advanced=True, inference="none",
+                                        allow_warnings=True, inplace=True)
+            finally:
+                for quad in quads:
+                    rule.store.remove(quad)
+        report_findings = _findings(report, rule.shapes)
+        present = {name for name, value in facts.items() if value is not None and name in rule.facts}  # [] = "none"
+        findings = report_findings
+        criteria_out = []
+        missing_counter: Counter[str] = Counter()
+        for criterion in rule.criteria:
+            missing = [f for f in criterion.requires if f not in present]
+            if criterion.one_of and not present.intersection(criterion.one_of):
+                missing.append(criterion.one_of[0])  # the message names the alternatives
+            hits = [f for f in findings if f["shape"] in criterion.shape_nodes]
+            violations = [f for f in hits if f["severity"] == "Violation"]
+            warnings = [f for f in hits if f["severity"] != "Violation"]
+            if missing:
+                # a shape may object to an absent value (sh:hasValue); absence is unknown, not a failure
+                outcome = "unknown"
+                named = [" or ".join(criterion.one_of) if f in criterion.one_of else f for f in missing]
+                message = ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(named)
+                missing_counter.update(missing)
+            elif violations:
+                outcome, message = "fail", _pick(violations[0]["messages"], lang)
+            elif warnings:
+                outcome, message = "unknown", _pick(warnings[0]["messages"], lang)
+            else:
+                outcome, message = "pass", _pick(criterion.pass_messages, lang) or _pick(criterion.labels, lang)
+            criteria_out.append({
+                "id": criterion.id, "label": _pick(criterion.labels, lang), "outcome": outcome,
+                "message": message, "requires": criterion.requires,
+                "citations": self.citations(criterion.citation_iris, lang)})
+        outcomes = {c["outcome"] for c in criteria_out}
+        verdict = "ineligible" if "fail" in outcomes else ("undetermined" if "unknown" in outcomes else "eligible")
+        order = [f for c in rule.criteria for f in (*c.requires, *c.one_of)]
+        missing_facts = sorted(missing_counter, key=order.index)
+        next_fact = max(missing_facts, key=lambda f: (missing_counter[f], -order.index(f))) if missing_facts else None
+        answer = {
+            "rule": rule.id, "label": _pick(rule.labels, lang), "as_of": as_of.isoformat(), "lang": lang,
+            "verdict": verdict, "criteria": criteria_out, "missing_facts": missing_facts, "next_fact": next_fact,
+            "ignored_facts": sorted(set(facts) - set(rule.facts)),
+            "unstated_criteria": [{"id": to_id(a), "label": self.label_of(a, lang)} for a in rule.unstated],
+            "citations": self.citations(rule.citation_iris, lang),
+        }
+        return answer, report
+
+    def _label_triples(self, iri: URIRef) -> list[tuple[Any, Any, Any]]:
+        key = str(iri)
+        cached = self._labels_added.get(key)
+        if cached is None:
+            cached = [(iri, RDFS.label, Literal(text, lang=tag))
+                      for lang, tag in (("en", "en"), ("zh", "zh-Hans"))
+                      if (text := self.label_of(key, lang, exact=True))]
+            self._labels_added.put(key, cached)
+        return cached
+
+    def get_rule(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise RuleNotFound(rule_id) from None
+
+    # ------------------------------------------------------------------ catalogue
+    def summary(self, rule: Rule, lang: str) -> dict[str, Any]:
+        return {"id": rule.id, "iri": rule.iri, "label": _pick(rule.labels, lang), "labels": rule.labels,
+                "applies_to": [{"id": to_id(a), "label": self.label_of(a, lang)} for a in rule.applies_to],
+                "citations": self.citations(rule.citation_iris, lang)}
+
+    def describe(self, rule_id: str, lang: str) -> dict[str, Any]:
+        rule = self.get_rule(rule_id)
+        return {**self.summary(rule, lang),
+                "criteria": [{"id": c.id, "label": _pick(c.labels, lang), "labels": c.labels,
+                              "requires": c.requires, "citations": self.citations(c.citation_iris, lang)}
+                             for c in rule.criteria],
+                "unstated_criteria": [{"id": to_id(a), "label": self.label_of(a, lang)} for a in rule.unstated],
+                "facts_schema": self.json_schema(rule, lang)}
+
+    def json_schema(self, rule: Rule, lang: str) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        for name, fact in rule.facts.items():
+            item: dict[str, Any] = {
+                "boolean": {"type": "boolean"}, "integer": {"type": "integer"}, "decimal": {"type": "number"},
+                "date": {"type": "string", "format": "date"}, "string": {"type": "string"},
+                "entity": {"type": "string", "pattern": _CODE.pattern},
+                "concept": {"type": "string", "enum": sorted(fact.codes)},
+                "iso4217": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "rating": {"type": "object", "required": ["agency", "grade"], "additionalProperties": False,
+                           "properties": {"agency": {"type": "string", "enum": sorted(fact.agencies)},
+                                          "grade": {"type": "string",
+                                                    "examples": sorted({g for _, g in fact.grades})}}},
+            }[fact.kind]
+            item.update(_bounds(rule.shapes, fact.iri))
+            if fact.kind == "entity" and fact.entity_class:
+                known = self._select("SELECT ?cls ?code WHERE { ?e a ?cls ; ck:code ?code } ORDER BY ?code",
+                                     {"cls": iri_node(fact.entity_class)})
+                item["examples"] = [r["code"]["value"] for r in known]
+            schema = {"type": "array", "items": item, "uniqueItems": True} if fact.multiple else item
+            schema["title"] = _pick(fact.labels, lang)
+            properties[name] = schema
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+                "title": _pick(rule.labels, lang), "properties": properties, "additionalProperties": False}
+
+
+def _label_entry_bytes(key: str, triples: list[tuple[Any, Any, Any]]) -> int:
+    # the key is held twice (key and subject term); 200 bytes of object overhead per entry and triple
+    return 200 + 2 * len(key.encode("utf-8")) + sum(200 + len(str(o).encode("utf-8")) for _, _, o in triples)
+
+
+def compile_checks(rule: Rule) -> list[Violation]:
+    """Every SHACL-SPARQL text the rule's shapes run, prepared as pySHACL runs them (its prefixes, its
+    pre-bound $this and $currentShape, Oxigraph's parser) against an empty store: what would otherwise
+    fail only when an evaluation reaches it."""
+    problems: list[Violation] = []
+    try:
+        shapes = ShapesGraph(rule.shapes).shapes
+    except (ConstraintLoadError, ReportableRuntimeError) as exc:
+        return [Violation(f"the rule's shapes do not load: {_first_line(exc)}", f"rule {rule.id}", None, None,
+                          "Violation")]
+    empty = ox.Store()
+    for shape in shapes:
+        if not set(shape.objects(SH.sparql)):
+            continue
+        where = f"rule {rule.id}, shape {to_id(str(shape.node)) if isinstance(shape.node, URIRef) else 'blank node'}"
+        try:
+            component = SPARQLBasedConstraint(shape)
+        except (ConstraintLoadError, ReportableRuntimeError) as exc:
+            problems.append(Violation(_first_line(exc), where, None, None, "Violation"))
+            continue
+        for helper in component.sparql_constraints:
+            check = to_id(str(helper.node)) if isinstance(helper.node, URIRef) else "a blank-node sh:sparql"
+            try:
+                bindings, text = helper.pre_bind_variables(FACT_SET)
+                substitutions = {ox.Variable(name): to_oxigraph(term) for name, term in bindings.items()}
+                result = empty.query(helper.apply_prefixes(text), substitutions=substitutions)
+                if isinstance(result, ox.QuerySolutions):
+                    list(result)
+            except (SyntaxError, ValueError, RuntimeError, OSError, ValidationFailure, ReportableRuntimeError,
+                    NotImplementedError) as exc:
+                problems.append(Violation(f"the SPARQL does not compile: {_first_line(exc)}", check, where, None,
+                                          "Violation"))
+    return problems
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc)
+    return " ".join(text.split())[:500]
+
+
+def _bounds(shapes: Graph, fact_iri: str) -> dict[str, Any]:
+    """Numeric bounds a property shape puts on a fact, for the JSON Schema."""
+    out: dict[str, Any] = {}
+    for shape in shapes.subjects(SH.path, URIRef(fact_iri)):
+        for pred, key in ((SH.minInclusive, "minimum"), (SH.maxInclusive, "maximum"),
+                          (SH.minExclusive, "exclusiveMinimum"), (SH.maxExclusive, "exclusiveMaximum")):
+            value = shapes.value(shape, pred)
+            if value is not None:
+                out[key] = value.toPython() if not isinstance(value.toPython(), str) else float(value)
+    return out
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[?$]\w+\}", template)
+    return re.compile("^" + "(?s:.*?)".join(re.escape(p) for p in parts) + "$")
+
+
+def _message_language(message: Any, constraint: Any, shapes: Graph) -> str:
+    """pySHACL drops the language tag when it fills a SPARQL message template: recover it from the
+    template the message was made from."""
+    key = lang_key(getattr(message, "language", None))
+    if key:
+        return key
+    for template in shapes.objects(constraint, SH.message) if constraint is not None else ():
+        if _template_pattern(str(template)).match(str(message)):
+            return lang_key(getattr(template, "language", None)) or "en"
+    return "zh" if _CJK.search(str(message)) else "en"
+
+
+def _findings(report: Graph, shapes: Graph) -> list[dict[str, Any]]:
+    out = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        messages: dict[str, str] = {}
+        constraint = report.value(result, SH.sourceConstraint)
+        for m in report.objects(result, SH.resultMessage):
+            messages.setdefault(_message_language(m, constraint, shapes), str(m))
+        severity = str(report.value(result, SH.resultSeverity) or "").rsplit("#", 1)[-1]
+        out.append({"shape": report.value(result, SH.sourceShape), "severity": severity, "messages": messages})
+    return out
+
+
+def _as_select(construct: str) -> str:
+    """Run a declared CONSTRUCT slice as SELECT ?s ?p ?o over its WHERE clause (backends answer SELECT)."""
+    match = re.search(r"CONSTRUCT\s*\{\s*\?s\s+\?p\s+\?o\s*\.?\s*\}\s*WHERE", construct, re.IGNORECASE)
+    if not match:
+        raise ValueError("a ck:kbSlice must be 'CONSTRUCT { ?s ?p ?o } WHERE { … }'")
+    return "SELECT DISTINCT ?s ?p ?o WHERE" + construct[match.end():]
+
+
+__all__ = ["FACT_SET", "PREFIXES", "EvaluationTimeout", "FactError", "RuleChecksInvalid", "RuleNotFound",
+           "RulesEngine", "compile_checks"]
