@@ -137,7 +137,7 @@ def engine(args: argparse.Namespace) -> None:
     by_rule: dict[str, list[tuple[str, dict, dt.date]]] = {}
     for q in questions:
         by_rule.setdefault(q[0], []).append(q)
-    runs = args.runs
+    runs = args.eval_runs
     all_times: dict[str, list[float]] = {"reference": [], "compiled": []}
     print(f"single evaluation in process (the rule questions of tests/rules/, en/zh alternating, messages + "
           f"citations): p50 / p99 ms, reference ({max(20, runs // 50)} per rule) vs compiled ({runs} per rule)")
@@ -185,8 +185,8 @@ def engine(args: argparse.Namespace) -> None:
                 facts, as_of = gen.fact_set()
                 lang = "zh" if i % 5 == 4 else "en"
                 checked += 1
-                args = (rule_id, facts, as_of, lang)
-                if run(ref_answer, *args) != run(compiled.evaluate, *args):
+                call = (rule_id, facts, as_of, lang)
+                if run(ref_answer, *call) != run(compiled.evaluate, *call):
                     bad += 1
         print(f"differential: {checked} generated fact sets ({args.differential} per rule, {n_compiled} rules): "
               f"{bad} differ ({time.perf_counter() - t:.0f}s)")
@@ -206,7 +206,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bulk", default="1000,10000,100000,1000000")
     parser.add_argument("--bulk-one", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--eval-runs", type=int, default=2000)
     parser.add_argument("--differential", type=int, default=0)
     a = parser.parse_args()
     if a.bulk_one:

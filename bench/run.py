@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from engine import engine
 from serving import free_port, served, wait_until_up
 from soak import soak
 
@@ -220,7 +221,7 @@ def bulk_screening(args: argparse.Namespace) -> None:
 
 
 SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http,
-            "bulk-screening": bulk_screening, "soak": soak}
+            "bulk-screening": bulk_screening, "engine": engine, "soak": soak}
 
 
 def main() -> None:
@@ -231,6 +232,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--bonds", type=int, default=200)
+    parser.add_argument("--eval-runs", type=int, default=2000, help="compiled evaluations per rule (engine)")
+    parser.add_argument("--bulk", default="1000,10000,100000,1000000", help="bond counts to screen (engine)")
+    parser.add_argument("--differential", type=int, default=0,
+                        help="generated fact sets per rule to compare with pySHACL (engine); 10000 takes about an hour")
     parser.add_argument("--soak-seconds", type=float, default=60, help="how long the soak section holds its load")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)
