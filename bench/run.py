@@ -111,18 +111,23 @@ def _report(name: str, figures: dict[str, float], baseline: dict[str, float] | N
 
 
 def rules_http(args: argparse.Namespace) -> None:
-    """POST /v1/rules/{id}/evaluate with varied inputs against GET /ping, over HTTP, one worker."""
+    """POST /v1/rules/{id}/evaluate with varied inputs against GET /ping, over HTTP, with one worker and
+    with two (`connectkb serve --workers 2`: one socket with TCP_NODELAY, forked workers)."""
     if not shutil.which("wrk"):
         sys.exit("rules-http needs wrk: apt-get install wrk")
     requests = _rule_requests()
-    with _server() as base:
-        _wrk(base + "/ping", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
-        hello = _wrk(base + "/ping", args)
-        evaluate = _wrk(base, args, _post_script(requests))
-    print(f"rules over HTTP (1 uvicorn worker, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{len(requests)} varied evaluation requests):")
-    _report("GET /ping (hello-world, same app)", hello, None)
-    _report("POST /v1/rules/{id}/evaluate", evaluate, hello)
+    figures: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+    for workers in (1, 2):
+        with served("--workers", str(workers)) as (base, _):
+            _wrk(base + "/ping", argparse.Namespace(**{**vars(args), "duration": 2}))  # warm-up
+            _wrk(base, argparse.Namespace(**{**vars(args), "duration": 2}), _post_script(requests))
+            figures[workers] = (_wrk(base + "/ping", args), _wrk(base, args, _post_script(requests)))
+    print(f"rules over HTTP (compiled engine; wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+          f"{len(requests)} varied evaluation requests: every rule question of tests/rules/):")
+    for workers, (hello, evaluate) in figures.items():
+        _report(f"{workers} worker(s): GET /ping (hello-world)", hello, None)
+        _report(f"{workers} worker(s): POST /v1/rules/{{id}}/evaluate", evaluate, hello)
+    print(f"  evaluate, 2 workers / 1 worker: {figures[2][1]['rps'] / figures[1][1]['rps']:.2f}")
 
 
 POINT_QUERY = ("SELECT ?l WHERE { <https://w3id.org/connectkb/id/hsbc> "
@@ -236,6 +241,8 @@ def main() -> None:
     parser.add_argument("--bulk", default="1000,10000,100000,1000000", help="bond counts to screen (engine)")
     parser.add_argument("--differential", type=int, default=0,
                         help="generated fact sets per rule to compare with pySHACL (engine); 10000 takes about an hour")
+    parser.add_argument("--soak-rate", type=float, default=0,
+                        help="requests/s the soak offers (default: half of the measured peak)")
     parser.add_argument("--soak-seconds", type=float, default=60, help="how long the soak section holds its load")
     args = parser.parse_args()
     unknown = set(args.sections) - set(SECTIONS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -111,8 +112,12 @@ async def _soak(base: str, pid: int, rate: float, seconds: float, oversize_bytes
             rss.append((time.perf_counter() - start, _rss_kb(pid)))
             await asyncio.sleep(1)
 
-    async with httpx.AsyncClient(base_url=base, timeout=30,
-                                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)) as client:
+    # one client (connection pool) per kind of request, as separate users would have: a slow answer of
+    # one kind must not hold the connections another kind needs
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {kind: await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30, limits=limits))
+                   for kind in kinds}
         hostile = asyncio.create_task(_hostile(base, deadline, 5.0, oversize_bytes))
         memory = asyncio.create_task(sample_memory())
         pending: set[asyncio.Task[tuple[str, bool, float]]] = set()
@@ -120,7 +125,8 @@ async def _soak(base: str, pid: int, rate: float, seconds: float, oversize_bytes
         while (now := time.perf_counter()) < deadline:
             due = int((now - start) * rate)
             while sent < due:
-                task = asyncio.create_task(_normal(client, kinds[sent % 3]))
+                kind = kinds[sent % 3]
+                task = asyncio.create_task(_normal(clients[kind], kind))
                 pending.add(task)
                 task.add_done_callback(lambda t: (pending.discard(t), results.append(t.result())))
                 sent += 1
@@ -143,10 +149,12 @@ async def _soak(base: str, pid: int, rate: float, seconds: float, oversize_bytes
     print(f"  hostile: runaway SPARQL answered {sorted(set(statuses['runaway']))} x{len(statuses['runaway'])}, "
           f"{oversize_bytes // 1_000_000} MB evaluation body answered {sorted(set(statuses['oversize']))} "
           f"x{len(statuses['oversize'])}")
-    first = statistics.mean(kb for t, kb in rss if t < 10) / 1024
-    last = statistics.mean(kb for t, kb in rss if t > elapsed - 10) / 1024
+    window = min(10.0, seconds / 3)
+    first = statistics.mean(kb for t, kb in rss if t < window) / 1024
+    last = statistics.mean(kb for t, kb in rss if t > seconds - window) / 1024
     peak = max(kb for _, kb in rss) / 1024
-    print(f"  server RSS (process + SPARQL workers): first 10 s {first:.0f} MiB, last 10 s {last:.0f} MiB, "
+    print(f"  server RSS (process + SPARQL workers): first {window:.0f} s {first:.0f} MiB, last {window:.0f} s "
+          f"{last:.0f} MiB, "
           f"peak {peak:.0f} MiB, growth {last - first:+.0f} MiB")
 
 
@@ -155,4 +163,5 @@ def soak(args: argparse.Namespace) -> None:
         peak = asyncio.run(_peak(base, 8, args.connections))
         print(f"peak of the mix (health, SPARQL point query, evaluation; {args.connections} closed-loop "
               f"clients): {peak:.1f} req/s")
-        asyncio.run(_soak(base, proc.pid, peak / 2, args.soak_seconds, 5_000_000))
+        rate = args.soak_rate or peak / 2
+        asyncio.run(_soak(base, proc.pid, rate, args.soak_seconds, 5_000_000))

@@ -243,7 +243,7 @@ def test_an_oversized_query_answers_413_quickly_naming_the_limit(hostile: str) -
         started = time.monotonic()
         response = ask(hostile, query, method)
         assert response.status_code == 413 and "32768 bytes" in response.text, response.text
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 2.0  # refused on its size, long before any parse could end
 
 
 def test_a_slow_parse_in_the_limit_is_stopped_and_does_not_block_cheap_queries(hostile: str) -> None:

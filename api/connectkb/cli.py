@@ -31,7 +31,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"the knowledge base cannot be parsed: {exc}")
         return 1
     print(checked.report.text)
-    print(f"triples: {len(checked.parsed.triples)}; parse {checked.timings['parse_s']:.2f}s, "
+    print(f"triples: {len(checked.store)}; parse {checked.timings['parse_s']:.2f}s, "
           f"SHACL {checked.timings['shacl_s']:.2f}s")
     return 0 if checked.report.ok else 1
 
