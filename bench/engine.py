@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -42,7 +44,8 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p * len(values)))]
 
 
-def _bonds(n: int, seed: int = 7):
+def synthetic_bonds(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """Invented bonds (not facts) spread over the index rules' criteria, reproducible by seed."""
     rng = random.Random(seed)
     for _ in range(n):
         yield {"residual_maturity_years": round(rng.uniform(0.2, 6), 2),
@@ -100,7 +103,7 @@ def bulk_one(n: int) -> None:
     reference, compiled, _, _ = _engines()
     index_rules = sorted(r for r in reference.rules if r.startswith("index-"))
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
-        for bond in _bonds(n):
+        for bond in synthetic_bonds(n):
             fh.write(json.dumps(bond) + "\n")
         path = fh.name
     size_mb = Path(path).stat().st_size / 2**20

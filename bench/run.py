@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from engine import engine
+from engine import engine, synthetic_bonds
 from serving import free_port, served, wait_until_up
 from soak import soak
 
@@ -191,7 +191,6 @@ def sparql_http(args: argparse.Namespace) -> None:
 def bulk_screening(args: argparse.Namespace) -> None:
     """Many bonds against every index rule, in process (DESIGN's bulk-screening bar)."""
     import datetime as dt
-    import random
 
     from connectkb.knowledge.entities import EntityService
     from connectkb.knowledge.load import load
@@ -201,17 +200,7 @@ def bulk_screening(args: argparse.Namespace) -> None:
     entities = EntityService(kb.backend)
     engine = RulesEngine(kb.backend, entities.citations, entities.label_of)
     index_rules = sorted(r for r in engine.rules if r.startswith("index-"))
-    rng = random.Random(7)
-    bonds = [{"residual_maturity_years": round(rng.uniform(0.2, 6), 2),
-              "outstanding_cny": rng.choice([3e8, 6e8, 8e8, 1.2e9, 3e9]),
-              "coupon_type": rng.choice(["fixed", "fixed", "floating", "zero"]),
-              "denomination_currency": "CNY", "settlement_currency": rng.choice(["CNY", "CNY", "USD"]),
-              "features": rng.choice([[], [], ["synthetic"], ["retail"], ["puttable"]]),
-              "issuer_type": rng.choice(["central-government", "policy-bank", "corporate", "foreign-corporate"]),
-              "issuer_domicile": rng.choice(["mainland", "offshore"]),
-              "bond_type": rng.choice(["chinese-government-bond", "policy-bank-bond", "corporate-bond"]),
-              "issue_rating": {"agency": "moodys", "grade": rng.choice(["A2", "Baa3", "Ba1"])}}
-             for _ in range(args.bonds)]
+    bonds = list(synthetic_bonds(args.bonds))
     verdicts: dict[str, int] = {}
     t0 = time.perf_counter()
     for bond in bonds:

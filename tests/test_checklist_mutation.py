@@ -32,12 +32,10 @@ resource once that subject is gone.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 import pytest
-import yaml
 from rdflib import URIRef, Variable
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
@@ -46,19 +44,9 @@ from connectkb.common import paths
 from connectkb.common.namespaces import sparql_prologue
 from connectkb.knowledge.loader import parse_files
 
-CHECKLIST_DIR = Path(__file__).parent / "checklist"
+from .test_fact_checklist import ENTRIES
+
 PROLOGUE = sparql_prologue()
-
-
-def _entries() -> list[dict[str, Any]]:
-    entries = []
-    for path in sorted(CHECKLIST_DIR.glob("*.yaml")):
-        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
-            entries.append({**entry, "file": path.name})
-    return entries
-
-
-ENTRIES = _entries()
 
 
 @pytest.fixture(scope="module")

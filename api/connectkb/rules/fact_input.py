@@ -67,7 +67,7 @@ def _parse_turtle(text: str) -> Graph:
         raise FactError("body", f"the body is not valid Turtle{where}" + (f": {why}" if why else "")) from None
     except Exception:  # rdflib's parser fails on some inputs with internal errors (IndexError, …)
         raise FactError("body", "the body is not valid Turtle: expected prefix declarations and statements "
-                                "such as '[] ck:asOf \"2025-03-01\"^^xsd:date'") from None
+                                "such as '[] ck:asOf \"2000-01-31\"^^xsd:date'") from None
     return graph
 
 
