@@ -8,6 +8,7 @@ the first of several results) is read by running the check's own SPARQL (`probe.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import datetime as dt
 import hashlib
@@ -198,8 +199,10 @@ class Ctx:
         return hit
 
 
-class Check:
-    """One constraint of one shape: whether it reports on a fact set, and the messages of its first result."""
+class Check(abc.ABC):
+    """One constraint of one shape: whether it reports on a fact set, and the messages of its first result.
+    A kind implements `fires`, and either `results` (whose bindings the default `messages` renders) or
+    `messages` itself."""
 
     kind = ""
     severity = "Violation"
@@ -211,8 +214,8 @@ class Check:
         self.templates = [(lang_key(m.language) or "en", str(m)) for m in ctx.S.objects(URIRef(check), SH.message)]
         self.setup()
 
-    def setup(self) -> None:
-        pass
+    def setup(self) -> None:  # noqa: B027 (a hook: most kinds read parameters here, some need none)
+        """Read the check's parameters from the shape and the KB slice, once, at compile time."""
 
     # parameters on the criterion shape
     def params(self, pred: Any) -> list[Any]:
@@ -229,12 +232,12 @@ class Check:
         between two neighbouring points decide alike. None: the check reads the value otherwise."""
         return None
 
-    def fires(self, row: dict[str, tuple[Any, ...]], as_of: dt.date, iv: int) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def fires(self, row: dict[str, tuple[Any, ...]], as_of: dt.date, iv: int) -> bool: ...
 
     def results(self, row: dict[str, tuple[Any, ...]], as_of: dt.date, iv: int) -> list[dict[str, str]]:
         """Bindings of every result (any order); [] if it does not fire."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} renders its own messages and has no result bindings")
 
     def messages(self, row: dict[str, tuple[Any, ...]], as_of: dt.date, iv: int) -> dict[str, str]:
         found = self.results(row, as_of, iv)
