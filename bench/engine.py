@@ -126,6 +126,55 @@ def bulk_one(n: int) -> None:
           flush=True)
 
 
+_DIFF: dict[str, Any] = {}
+
+
+def _differential_rule(task: tuple[int, str, int]) -> tuple[str, int, int, list[str], float]:
+    """One rule's generated fact sets through both engines (in a forked worker holding both)."""
+    from connectkb.rules.engine import FactError
+    from tests.compiled_factgen import FactGenerator
+
+    n, rule_id, count = task
+    reference, compiled = _DIFF["reference"], _DIFF["compiled"]
+
+    def run(fn: Any, *call: Any) -> Any:
+        try:
+            return fn(*call)
+        except FactError as exc:
+            return ("FactError", exc.field, exc.message)
+
+    t = time.perf_counter()
+    gen = FactGenerator(reference.rules[rule_id], 20250113 + 7919 * (n + 1))
+    bad, examples = 0, []
+    for i in range(count):
+        facts, as_of = gen.fact_set()
+        call = (rule_id, facts, as_of, "zh" if i % 5 == 4 else "en")
+        if run(lambda *c: reference.evaluate(*c)[0], *call) != run(compiled.evaluate, *call):
+            bad += 1
+            if len(examples) < 3:
+                examples.append(json.dumps({"facts": facts, "as_of": str(as_of)}, ensure_ascii=False))
+    return rule_id, count, bad, examples, time.perf_counter() - t
+
+
+def _differential(reference: Any, compiled: Any, per_rule: int, workers: int) -> None:
+    """N generated fact sets per compiled rule, the reference's answer against the compiled one, compared whole
+    (verdict, outcomes, messages, citations, missing facts, next fact). Rules run in forked workers."""
+    import multiprocessing
+
+    sys.path.insert(0, str(REPO))
+    _DIFF.update(reference=reference, compiled=compiled)
+    tasks = [(n, rule_id, per_rule) for n, rule_id in enumerate(sorted(compiled.compiled))]
+    t = time.perf_counter()
+    checked = bad = 0
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for rule_id, count, differ, examples, seconds in pool.imap_unordered(_differential_rule, tasks):
+            checked, bad = checked + count, bad + differ
+            print(f"  differential {rule_id}: {count} fact sets, {differ} differ ({seconds:.0f}s)"
+                  + "".join(f"\n    e.g. {e}" for e in examples), flush=True)
+    print(f"differential: {checked} generated fact sets ({per_rule} per rule, {len(tasks)} rules, {workers} "
+          f"workers): {bad} differ ({time.perf_counter() - t:.0f}s)", flush=True)
+
+
 def engine(args: argparse.Namespace) -> None:
     reference, compiled, t_ref, t_comp = _engines()
     n_compiled = len(compiled.compiled)
@@ -168,31 +217,7 @@ def engine(args: argparse.Namespace) -> None:
           f"(load average {Path('/proc/loadavg').read_text().split()[0]} on {os.cpu_count()} cores)")
 
     if args.differential:
-        sys.path.insert(0, str(REPO))
-        from connectkb.rules.engine import FactError
-        from tests.compiled_factgen import FactGenerator
-
-        def run(fn, *a):
-            try:
-                return fn(*a)
-            except FactError as exc:
-                return ("FactError", exc.field, exc.message)
-
-        def ref_answer(r: str, f: dict, d: dt.date, lang: str) -> dict:
-            return reference.evaluate(r, f, d, lang)[0]
-        t = time.perf_counter()
-        checked = bad = 0
-        for n, rule_id in enumerate(sorted(compiled.compiled)):
-            gen = FactGenerator(reference.rules[rule_id], 20250113 + 7919 * (n + 1))
-            for i in range(args.differential):
-                facts, as_of = gen.fact_set()
-                lang = "zh" if i % 5 == 4 else "en"
-                checked += 1
-                call = (rule_id, facts, as_of, lang)
-                if run(ref_answer, *call) != run(compiled.evaluate, *call):
-                    bad += 1
-        print(f"differential: {checked} generated fact sets ({args.differential} per rule, {n_compiled} rules): "
-              f"{bad} differ ({time.perf_counter() - t:.0f}s)")
+        _differential(reference, compiled, args.differential, args.differential_workers)
     else:
         print("differential: not run here (--differential N; tests/test_compiled_engine.py runs it in CI)")
 
@@ -211,6 +236,7 @@ if __name__ == "__main__":
     parser.add_argument("--bulk-one", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--eval-runs", type=int, default=2000)
     parser.add_argument("--differential", type=int, default=0)
+    parser.add_argument("--differential-workers", type=int, default=os.cpu_count() or 1)
     a = parser.parse_args()
     if a.bulk_one:
         bulk_one(a.bulk_one)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from pyshacl import validate
 from rdflib import Graph, Namespace
 from rdflib.namespace import RDF
 from rdflib.term import Node
@@ -66,21 +65,34 @@ def load_shapes(files: list[Path]) -> Graph:
     return shapes
 
 
-def validate_graph(data: Graph, shapes: Graph, store: ox.Store | None = None) -> IntegrityReport:
-    """Validate the KB against the integrity shapes.
+def validate_store(store: ox.Store, shapes: Graph) -> IntegrityReport:
+    """Validate the KB in its Oxigraph store: the fast path the service and `connectkb validate` take.
 
-    Shapes that target a single node and carry SHACL-SPARQL constraints check the whole graph at
-    once; pySHACL runs them through rdflib's engine in ~30 s on this KB (or pays a COUNT query per
-    shape on an Oxigraph store), so when an Oxigraph store is given they run there as the SELECTs
-    they are (tests compare both paths). All other shapes go through pySHACL.
+    Shapes that target a single node and carry SHACL-SPARQL constraints check the whole graph at once;
+    they run on the store as the SELECTs they are. All other shapes run in pyshacl-turbo, a compiled
+    pySHACL-compatible engine that reads the store without copying it into rdflib (about 0.2 s against
+    pySHACL's 1.3 s and the 0.7 s copy). `validate_graph` is the reference: tests compare both.
     """
-    violations: list[Violation] = []
-    if store is not None:
-        shapes, whole_kb = _split_whole_graph_shapes(shapes)
-        violations += _run_whole_graph_constraints(whole_kb, store)
+    import pyshacl_turbo
+
+    rest, whole_kb = _split_whole_graph_shapes(shapes)
+    violations = _run_whole_graph_constraints(whole_kb, store)
+    conforms, results, text = pyshacl_turbo.validate(store, shacl_graph=rest, advanced=True, allow_warnings=True)
+    return _report(conforms, results, text, violations)
+
+
+def validate_graph(data: Graph, shapes: Graph) -> IntegrityReport:
+    """Validate the KB with pySHACL, every shape through rdflib: the reference semantics."""
+    from pyshacl import validate
+
+    
     conforms, results, text = validate(data, shacl_graph=shapes, advanced=True, inference="none",
                                        allow_warnings=True)
-    if not isinstance(results, Graph):  # pySHACL could not run the shapes at all
+    return _report(conforms, results, text, [])
+
+
+def _report(conforms: bool, results: object, text: str, violations: list[Violation]) -> IntegrityReport:
+    if not isinstance(results, Graph):  # the engine could not run the shapes at all
         raise ValueError(f"the integrity shapes cannot be evaluated: {text}")
     violations = sorted(violations + _violations(results), key=lambda v: (v.focus, v.value or "", v.message))
     return IntegrityReport(conforms=bool(conforms) and not violations, violations=violations)
@@ -127,6 +139,10 @@ def _run_whole_graph_constraints(constraints: list[_WholeGraphConstraint], store
     return out
 
 
+def _local_name(term: Node | None) -> str:
+    return "" if term is None else str(term).rsplit("#", 1)[-1]
+
+
 def _violations(results: Graph) -> list[Violation]:
     out = []
     for result in results.subjects(RDF.type, SH.ValidationResult):
@@ -137,5 +153,5 @@ def _violations(results: Graph) -> list[Violation]:
         message = _IRI.sub(lambda m: compact(m.group(0)), str(results.value(result, SH.resultMessage) or ""))
         out.append(Violation(message=message or "constraint not met",
                              focus=one(SH.focusNode) or "?", path=one(SH.resultPath),
-                             value=one(SH.value), severity=(one(SH.resultSeverity) or "").rsplit("#", 1)[-1]))
+                             value=one(SH.value), severity=_local_name(results.value(result, SH.resultSeverity))))
     return out

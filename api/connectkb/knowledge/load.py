@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import Graph
 
 from ..common import paths
 from ..common.backend import SparqlBackend
 from ..common.namespaces import sparql_prologue
 from . import quotes
-from .integrity import IntegrityReport, load_shapes, validate_graph
+from .integrity import IntegrityReport, load_shapes, validate_store
 from .loader import ParsedKB, parse_files
 from .stores import EmbeddedStore, RemoteStore, RemoteStoreError
 
@@ -30,7 +29,6 @@ class KBInvalid(Exception):
 @dataclass
 class CheckedKB:
     parsed: ParsedKB
-    graph: Graph
     store: ox.Store
     report: IntegrityReport
     timings: dict[str, float] = field(default_factory=dict)
@@ -53,18 +51,17 @@ def check(root: Path | None = None, seeds: Path | None = None, parsed: ParsedKB 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     parsed = parsed or parse_files(paths.turtle_files(root))
-    graph = parsed.to_rdflib()
     store = parsed.to_oxigraph()
     timings["parse_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = validate_graph(graph, load_shapes(paths.shapes_files(root)), store)
+    report = validate_store(store, load_shapes(paths.shapes_files(root)))
     timings["shacl_s"] = time.perf_counter() - t0
     seeds = (seeds or paths.seeds_dir()) if check_quotes else None
     if seeds is not None:
-        checked, problems = quotes.check_quotes(graph, seeds)
+        checked, problems = quotes.check_quotes(store, seeds)
         report.quotes_checked = checked
         report.quote_problems = [str(p) for p in problems]
-    return CheckedKB(parsed=parsed, graph=graph, store=store, report=report, timings=timings)
+    return CheckedKB(parsed=parsed, store=store, report=report, timings=timings)
 
 
 STORE_ENV = "CONNECTKB_STORE"

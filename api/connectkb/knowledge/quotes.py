@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rdflib import Graph
+import pyoxigraph as ox
 
 from ..common.namespaces import compact, sparql_prologue
 
@@ -38,13 +38,13 @@ class QuoteProblem:
         return f"{compact(self.citation)}: quote not found verbatim in seed {self.seed_file}: «{self.quote[:80]}»"
 
 
-def check_quotes(graph: Graph, seeds: Path) -> tuple[int, list[QuoteProblem]]:
+def check_quotes(store: ox.Store, seeds: Path) -> tuple[int, list[QuoteProblem]]:
     """Return how many seed quotes were checked and those that do not occur in their seed."""
     texts: dict[str, str] = {}
     checked = 0
     problems: list[QuoteProblem] = []
-    for row in graph.query(_SEED_QUOTES):
-        citation, seed_file, quote = (str(v) for v in row)
+    for row in store.query(_SEED_QUOTES):
+        citation, seed_file, quote = (term.value for term in row)
         if seed_file not in texts:
             path = seeds / seed_file
             texts[seed_file] = normalise(path.read_text(encoding="utf-8")) if path.exists() else ""
