@@ -28,8 +28,10 @@ from pathlib import Path
 
 import yaml
 from engine import engine, synthetic_bonds
+from screening import screening
 from serving import free_port, served, wait_until_up
 from soak import soak
+from weights import weights
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -214,8 +216,53 @@ def bulk_screening(args: argparse.Namespace) -> None:
           f"against all index rules; verdicts {verdicts}")
 
 
+def timeline(args: argparse.Namespace) -> None:
+    """A ten-year timeline of one fact set, in process (issue 13's bar: 20 ms), for every rule's first
+    question; and one counterfactual search per rule's first ineligible question."""
+    import datetime as dt
+
+    from connectkb.knowledge.load import load
+    from connectkb.time.known_at import engines_for
+
+    kb = load()
+    engines = engines_for(kb.backend, kb.release, None, True)
+    first: dict[str, dict] = {}
+    failing: dict[str, tuple[dict, dt.date]] = {}
+    for path in sorted((REPO / "tests" / "rules").glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for q in doc["questions"]:
+            rule = q.get("rule") or doc["rule"]
+            first.setdefault(rule, q["facts"])
+            if q["verdict"] != "eligible":
+                failing.setdefault(rule, (q["facts"], dt.date.fromisoformat(str(q["as_of"]))))
+    start, end = dt.date(2017, 1, 1), dt.date(2026, 12, 31)
+    costs, intervals = {}, {}
+    for rule, facts in first.items():
+        engines.timelines.timeline(rule, facts, start, end)  # warm: the slice's dates and citations
+        runs = []
+        for _ in range(args.runs * 20):
+            t0 = time.perf_counter()
+            answer = engines.timelines.timeline(rule, facts, start, end)
+            runs.append(time.perf_counter() - t0)
+        costs[rule], intervals[rule] = statistics.median(runs), len(answer["intervals"])
+    worst = max(costs, key=costs.__getitem__)
+    print(f"ten-year timeline ({start} … {end}), in process, median of {args.runs * 20} runs per rule: "
+          f"median over {len(costs)} rules {statistics.median(costs.values()) * 1000:.2f} ms, worst "
+          f"{costs[worst] * 1000:.2f} ms ({worst}, {intervals[worst]} intervals); goal ≤ 20 ms")
+    searches = {}
+    for rule, (facts, day) in failing.items():
+        t0 = time.perf_counter()
+        found = engines.counterfactuals.search(rule, facts, day)
+        searches[rule] = (time.perf_counter() - t0, found.get("evaluations", 0))
+    slowest = max(searches, key=lambda r: searches[r][0])
+    print(f"counterfactual search, one ineligible question per rule ({len(searches)} rules): median "
+          f"{statistics.median(s for s, _ in searches.values()) * 1000:.2f} ms, worst "
+          f"{searches[slowest][0] * 1000:.2f} ms ({slowest}, {searches[slowest][1]} outcomes evaluated)")
+
+
 SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http,
-            "bulk-screening": bulk_screening, "engine": engine, "soak": soak}
+            "bulk-screening": bulk_screening, "engine": engine, "soak": soak,
+            "weights": weights, "timeline": timeline, "screening": screening}
 
 
 def main() -> None:

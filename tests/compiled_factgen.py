@@ -105,7 +105,10 @@ class FactGenerator:
                 return r.sample(codes, r.randint(0, min(3, len(codes))))
             return r.choice(codes)
         if kind == "entity":
-            pool = [*self.members, "not-in-the-kb-bank", "boc", "hsbc"]
+            # ids, and names as users type them (codes and labels in any case, en or zh, a near miss,
+            # a bank whose group the sources leave unstated)
+            pool = [*self.members, "not-in-the-kb-bank", "boc", "hsbc", "HSBC", "汇丰银行", "Bank of China", "hbsc",
+                    "bochk", "中银香港"]
             if fact.multiple:
                 return r.sample(pool, r.randint(0, min(3, len(pool))))
             return r.choice(pool)

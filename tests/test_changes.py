@@ -85,7 +85,7 @@ def test_bad_dates_are_422_naming_the_parameter(http: httpx.Client) -> None:
                           ({"from": "2025-01-01", "to": "2025-02-01", "kind": "rumoured"}, "kind")]:
         response = http.get("/v1/changes", params=params)
         assert response.status_code == 422, params
-        assert response.json()["detail"][0]["loc"] == ["query", field]
+        assert response.json()["errors"][0]["loc"] == ["query", field]
 
 
 def test_witness_banks_as_of_before_and_after_the_expansion(http: httpx.Client) -> None:
@@ -111,7 +111,7 @@ def test_an_entity_as_of_a_day_shows_the_roles_it_held(http: httpx.Client) -> No
 
 def test_an_unknown_role_is_422(http: httpx.Client) -> None:
     response = http.get("/v1/entities", params={"role": "role-astronaut", "as_of": "2025-01-01"})
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "role"]
+    assert response.status_code == 422 and response.json()["errors"][0]["loc"] == ["query", "role"]
 
 
 def test_the_change_feed_is_valid_atom_with_one_entry_per_change(http: httpx.Client) -> None:
@@ -125,7 +125,11 @@ def test_the_change_feed_is_valid_atom_with_one_entry_per_change(http: httpx.Cli
     assert len(feed.entries) == len(changes)
     for entry in feed.entries:
         assert entry.id and entry.title and entry.updated and entry.summary
+        # RFC 4287 §4.1.1: an entry without content has an alternate link, here the changed thing's page
+        alternate = [link for link in entry.links if link.rel == "alternate"]
+        assert len(alternate) == 1 and "/id/" in alternate[0].href
     assert feed.feed.title and feed.feed.updated and feed.feed.author
+    assert any(link.rel == "self" for link in feed.feed.links)
 
 
 def test_a_dated_fact_added_in_turtle_appears_among_the_changes(tmp_path: Path, seeds: Path) -> None:

@@ -166,6 +166,34 @@ def test_bulk_from_json_lines_matches_single_evaluation(engines: tuple[RulesEngi
             assert result.answer(i) == answer
 
 
+def test_bulk_screening_reads_typed_names_and_derived_facts_as_evaluate_does(
+        engines: tuple[RulesEngine, CompiledRules]) -> None:
+    """A bank typed by name and a bond whose type the KB derives: the columns do not see the preparation,
+    so those rows must still answer as a single evaluation does."""
+    _, compiled = engines
+    adult = {"age": 30, "hk_permanent_resident": True, "holds_account_with_witness_bank": True,
+             "documents": ["hk-permanent-identity-card", "mainland-travel-permit"], "account_class": "II"}
+    bond = {"residual_maturity_years": 2.5, "outstanding_cny": 2_000_000_000, "coupon_type": "fixed",
+            "denomination_currency": "CNY", "settlement_currency": "CNY", "issued_in": "hong-kong",
+            "quote_days_last_20": 12, "min_daily_dealers": 6}
+    fact_sets = [{**adult, "witness_bank": name} for name in ("boc", "Bank of China", "中国银行", "hbsc", "bochk")] + \
+        [{**bond, "issuer_type": "central-government"}, {**bond, "issuer_type": "policy-bank"},
+         {**bond, "issuer_type": "central-government", "bond_type": "corporate-bond"}]
+    rules = ["witness-account-opening", "index-fubon-guanghua-gov-dim-sum"]
+    as_of = dt.date(2025, 3, 1)
+    result = compiled.evaluate_many(rules, fact_sets, as_of)
+    verdicts = {}
+    for i in range(len(result)):
+        rule_id, n = result.columns["rule"][i], result.columns["fact_set"][i]
+        answer = compiled.evaluate(rule_id, fact_sets[n], as_of)
+        assert result.columns["verdict"][i] == answer["verdict"], (rule_id, fact_sets[n])
+        verdicts[(rule_id, n)] = answer["verdict"]
+    witness = [verdicts[("witness-account-opening", n)] for n in range(5)]
+    assert witness == ["eligible", "eligible", "eligible", "ineligible", "ineligible"]
+    assert [verdicts[("index-fubon-guanghua-gov-dim-sum", n)] for n in (5, 6, 7)] == \
+        ["eligible", "ineligible", "ineligible"]
+
+
 CUSTOM_SPARQL_RULE = """
 @prefix ck:    <https://w3id.org/connectkb/ontology/> .
 @prefix kb:    <https://w3id.org/connectkb/id/> .

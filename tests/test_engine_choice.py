@@ -26,4 +26,4 @@ def test_the_rule_description_names_the_engine_that_serves_it(http: httpx.Client
 def test_an_unknown_engine_is_a_422_naming_the_parameter(http: httpx.Client) -> None:
     response = http.post("/v1/rules/witness-account-opening/evaluate", params={"engine": "fast"}, json=QUESTION)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", "engine"]
+    assert response.json()["errors"][0]["loc"] == ["query", "engine"]

@@ -64,10 +64,10 @@ def test_an_unknown_id_is_a_404_with_a_message(http: httpx.Client) -> None:
 def test_malformed_input_is_a_422_naming_the_field(http: httpx.Client) -> None:
     bad_type = http.get("/v1/entities", params={"type": "Spaceship"})
     assert bad_type.status_code == 422
-    assert bad_type.json()["detail"][0]["loc"] == ["query", "type"]
+    assert bad_type.json()["errors"][0]["loc"] == ["query", "type"]
     bad_lang = http.get("/v1/entities", params={"lang": "fr"})
     assert bad_lang.status_code == 422
-    assert bad_lang.json()["detail"][0]["loc"] == ["query", "lang"]
+    assert bad_lang.json()["errors"][0]["loc"] == ["query", "lang"]
     bad_id = http.get("/v1/entities/hs<bc>")
     assert bad_id.status_code == 422
-    assert "hs<bc>" in bad_id.json()["detail"][0]["msg"]
+    assert "hs<bc>" in bad_id.json()["errors"][0]["msg"]

@@ -129,7 +129,7 @@ def test_bindings_reach_the_query_only_as_terms_pyoxigraph_serialized() -> None:
 def test_percent_in_an_id_is_a_client_error(http: httpx.Client, url: str) -> None:
     response = http.get(url)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["type"] == "value_error"
+    assert response.json()["errors"][0]["type"] == "value_error"
 
 
 @pytest.mark.parametrize("path", ["/id/%25", "/id/%3E", "/ontology/%25", "/id/a%20b"])
@@ -146,7 +146,7 @@ EVALUATE = "/v1/rules/witness-account-opening/evaluate"
 def test_an_oversize_body_is_413_by_content_length_and_while_it_streams(http: httpx.Client) -> None:
     big = b'{"facts": {"age": 30}, "as_of": "2025-03-01", "pad": "' + b"x" * 2_000_000 + b'"}'
     response = http.post(EVALUATE, content=big, headers={"Content-Type": "application/json"})
-    assert response.status_code == 413 and response.json()["detail"][0]["loc"] == ["body"]
+    assert response.status_code == 413 and response.json()["errors"][0]["loc"] == ["body"]
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the server must stop at the cap
         yield b'{"facts": {"age": 30}, "pad": "'
@@ -161,21 +161,21 @@ def test_an_oversize_body_is_413_by_content_length_and_while_it_streams(http: ht
 def test_long_lists_and_strings_in_facts_are_422_naming_the_field(http: httpx.Client) -> None:
     long_list = http.post(EVALUATE, json={"facts": {"documents": ["mainland-travel-permit"] * 5000}})
     assert long_list.status_code == 422
-    assert long_list.json()["detail"][0]["loc"] == ["body", "facts", "documents"]
+    assert long_list.json()["errors"][0]["loc"] == ["body", "facts", "documents"]
     long_id = http.post(EVALUATE, json={"facts": {"witness_bank": "b" * 1_000_00}})
-    assert long_id.status_code == 422 and long_id.json()["detail"][0]["loc"] == ["body", "facts", "witness_bank"]
+    assert long_id.status_code == 422 and long_id.json()["errors"][0]["loc"] == ["body", "facts", "witness_bank"]
     huge_number = http.post(EVALUATE, json={"facts": {"age": 10**400}})
-    assert huge_number.status_code == 422 and huge_number.json()["detail"][0]["loc"] == ["body", "facts", "age"]
+    assert huge_number.status_code == 422 and huge_number.json()["errors"][0]["loc"] == ["body", "facts", "age"]
     repo = "/v1/rules/offshore-rmb-repo-counterparties/evaluate"
     many = http.post(repo, json={"facts": {"counterparties": [f"bank-{i}" for i in range(1000)]}})
-    assert many.status_code == 422 and many.json()["detail"][0]["loc"] == ["body", "facts", "counterparties"]
+    assert many.status_code == 422 and many.json()["errors"][0]["loc"] == ["body", "facts", "counterparties"]
 
 
 def test_as_of_must_be_a_date_string(http: httpx.Client) -> None:
     for as_of in (0, 1700000000, "0", "2025-03-01T00:00:00", True):
         response = http.post(EVALUATE, json={"facts": {"age": 30}, "as_of": as_of})
         assert response.status_code == 422, as_of
-        assert response.json()["detail"][0]["loc"] == ["body", "as_of"]
+        assert response.json()["errors"][0]["loc"] == ["body", "as_of"]
     assert http.post(EVALUATE + "?as_of=0", json={"facts": {"age": 30}}).status_code == 422
     assert http.get("/v1/entities?as_of=0").status_code == 422
     assert http.get("/v1/entities/hsbc?as_of=0").status_code == 422
@@ -190,7 +190,7 @@ def test_as_of_must_be_a_date_string(http: httpx.Client) -> None:
 def test_malformed_rdf_facts_are_422_in_the_clients_terms(http: httpx.Client, body: bytes, content_type: str) -> None:
     response = http.post(EVALUATE, content=body, headers={"Content-Type": content_type})
     assert response.status_code == 422, response.text
-    message = response.json()["detail"][0]["msg"]
+    message = response.json()["errors"][0]["msg"]
     for internal in ("local variable", "object has no attribute", "Traceback", "index out of range"):
         assert internal not in message
 
@@ -202,7 +202,7 @@ def test_an_evaluation_past_its_time_limit_is_503(kb: LoadedKB, monkeypatch: pyt
         response = client.post(EVALUATE, params={"engine": "reference"},
                                json={"facts": {"age": 30}, "as_of": "2025-03-01"})
         assert response.status_code == 503 and response.headers["retry-after"]
-        assert "did not finish" in response.json()["detail"][0]["msg"]
+        assert "did not finish" in response.json()["errors"][0]["msg"]
         assert client.get("/health").status_code == 200  # the server keeps answering
 
 

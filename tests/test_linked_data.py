@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDFS
+from rdflib.compare import isomorphic
+from rdflib.namespace import OWL, RDF, RDFS
+
+ORG_MEMBER = URIRef("http://www.w3.org/ns/org#member")
+ROLE_ASSIGNMENT = URIRef("https://w3id.org/connectkb/ontology/RoleAssignment")
 
 HSBC = URIRef("https://w3id.org/connectkb/id/hsbc")
 
@@ -41,7 +47,8 @@ def test_curl_with_no_preference_gets_turtle(http: httpx.Client) -> None:
 def test_ontology_terms_and_rule_shapes_dereference(http: httpx.Client) -> None:
     term = Graph().parse(data=http.get("/ontology/RoleAssignment", headers={"Accept": "text/turtle"}).text,
                          format="turtle")
-    assert len(list(term.objects(URIRef("https://w3id.org/connectkb/ontology/RoleAssignment"), RDFS.label))) == 2
+    labels = term.objects(URIRef("https://w3id.org/connectkb/ontology/RoleAssignment"), RDFS.label)
+    assert {label.language.lower() for label in labels} >= {"en", "zh-hans"}
     shape = http.get("/id/criterion/witness-minimum-age", headers={"Accept": "text/turtle"})
     # the blank-node property shape comes along with the criterion
     assert "minInclusive" in shape.text and "18" in shape.text
@@ -65,3 +72,35 @@ def test_whole_kb_dumps_have_the_release_in_their_name(http: httpx.Client) -> No
     ttl = Graph().parse(data=http.get(f"/dumps/connectkb-{release}.ttl").text, format="turtle")
     assert (HSBC, None, None) in ttl
     assert http.get("/dumps/connectkb-1999.1.ttl").status_code == 404
+
+
+def test_json_ld_comes_compacted_with_the_published_context(http: httpx.Client) -> None:
+    published = http.get("/context.jsonld")
+    assert published.headers["content-type"].startswith("application/ld+json")
+    context = published.json()["@context"]
+    answer = http.get("/id/hsbc", headers={"Accept": "application/ld+json"}).json()
+    assert answer["@context"] == context
+    text = json.dumps(answer)
+    assert '"kb:hsbc"' in text and '"rdfs:label"' in text  # IRIs compacted to the context's prefixes
+    turtle = Graph().parse(data=http.get("/id/hsbc", headers={"Accept": "text/turtle"}).text, format="turtle")
+    assert isomorphic(Graph().parse(data=json.dumps(answer), format="json-ld"), turtle)
+
+
+def test_a_banks_rdf_carries_the_roles_its_page_shows(http: httpx.Client) -> None:
+    graph = Graph().parse(data=http.get("/id/hsbc", headers={"Accept": "text/turtle"}).text, format="turtle")
+    assignments = set(graph.subjects(ORG_MEMBER, HSBC))
+    entity = http.get("/v1/entities/hsbc").json()
+    assert len(assignments) == len(entity["roles"]) >= 2
+    for assignment in assignments:
+        assert (assignment, RDF.type, ROLE_ASSIGNMENT) in graph
+        assert len(list(graph.predicate_objects(assignment))) >= 4  # its role, scheme, dates and citations
+
+
+def test_the_ontology_and_each_module_are_documents(http: httpx.Client) -> None:
+    core = Graph().parse(data=http.get("/ontology/core", headers={"Accept": "text/turtle"}).text, format="turtle")
+    assert (URIRef("https://w3id.org/connectkb/ontology/core"), RDF.type, OWL.Ontology) in core
+    assert (ROLE_ASSIGNMENT, RDFS.label, None) in core and len(core) > 100
+    whole = Graph().parse(data=http.get("/ontology/", headers={"Accept": "text/turtle"}).text, format="turtle")
+    assert len(set(whole.subjects(RDF.type, OWL.Ontology))) >= 5 and len(whole) > len(core)
+    index = http.get("/ontology/", headers={"Accept": "text/html"})
+    assert index.status_code == 200 and 'href="/ontology/core"' in index.text

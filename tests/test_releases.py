@@ -66,8 +66,8 @@ def test_a_diff_in_the_other_direction_swaps_added_and_removed(http: httpx.Clien
 def test_an_unknown_release_is_404_naming_the_parameter(http: httpx.Client) -> None:
     response = http.get("/v1/releases/2026.11.0/diff/1999.1")
     assert response.status_code == 404
-    assert response.json()["detail"][0]["loc"] == ["path", "b"]
-    assert "2026.11.1" in response.json()["detail"][0]["msg"]
+    assert response.json()["errors"][0]["loc"] == ["path", "b"]
+    assert "2026.11.1" in response.json()["errors"][0]["msg"]
 
 
 def test_the_changelog_is_generated_from_the_release_diffs() -> None:

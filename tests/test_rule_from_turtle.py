@@ -70,7 +70,8 @@ def test_a_rule_added_as_turtle_is_served_and_evaluated(tmp_path: Path, seeds: P
     with LiveServer(app, free_port()) as live, httpx.Client(base_url=live.base_url, timeout=30) as http:
         assert "payment-connect-northbound" in {r["id"] for r in http.get("/v1/rules").json()["rules"]}
         schema = http.get("/v1/rules/payment-connect-northbound").json()["facts_schema"]
-        assert schema["properties"]["amount_hkd_today"] == {"type": "number", "maximum": 10000,
+        # the HKD 10,000 limit is a criterion, not an input limit (issue 15): the schema admits HKD 12,000
+        assert schema["properties"]["amount_hkd_today"] == {"type": "number",
                                                             "title": "amount paid northbound today, HKD"}
 
         def ask(facts: dict, as_of: str) -> dict:

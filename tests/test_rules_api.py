@@ -23,7 +23,8 @@ def test_a_rule_shows_its_criteria_and_a_json_schema_from_the_shapes(http: httpx
     assert all(c["citations"] for c in rule["criteria"])
     schema = rule["facts_schema"]
     assert schema["additionalProperties"] is False
-    assert schema["properties"]["age"] == {"type": "integer", "minimum": 18, "title": "age of the applicant in whole years"}
+    # the schema says what valid input is (an age is never negative); "18 or older" stays a criterion
+    assert schema["properties"]["age"] == {"type": "integer", "minimum": 0, "title": "age of the applicant in whole years"}
     assert set(schema["properties"]["account_class"]["enum"]) == {"I", "II", "III"}
     assert {"hk-permanent-identity-card", "mainland-travel-permit"} <= set(schema["properties"]["documents"]["items"]["enum"])
     otcc = http.get("/v1/rules/collateral-otcc-margin").json()["facts_schema"]["properties"]["bond_type"]["enum"]
@@ -70,7 +71,7 @@ def test_json_ld_with_a_remote_context_is_refused_not_fetched(http: httpx.Client
     response = http.post("/v1/rules/collateral-otcc-margin/evaluate", json=doc,
                          headers={"Content-Type": "application/ld+json"})
     assert response.status_code == 422
-    assert "remote JSON-LD contexts" in response.json()["detail"][0]["msg"]
+    assert "remote JSON-LD contexts" in response.json()["errors"][0]["msg"]
 
 
 def test_accept_turtle_returns_the_shacl_report(http: httpx.Client) -> None:
@@ -94,15 +95,15 @@ def test_malformed_facts_are_422_naming_the_field(http: httpx.Client) -> None:
     for facts, field, expected in cases:
         response = http.post("/v1/rules/witness-account-opening/evaluate", json={"facts": facts})
         assert response.status_code == 422, (facts, response.text)
-        detail = response.json()["detail"][0]
+        detail = response.json()["errors"][0]
         assert detail["loc"] == ["body", "facts", field] and expected in detail["msg"], detail
 
 
 def test_a_malformed_request_body_is_422(http: httpx.Client) -> None:
     bad_date = http.post("/v1/rules/witness-account-opening/evaluate", json={"facts": {}, "as_of": "2025-13-01"})
-    assert bad_date.status_code == 422 and bad_date.json()["detail"][0]["loc"] == ["body", "as_of"]
+    assert bad_date.status_code == 422 and bad_date.json()["errors"][0]["loc"] == ["body", "as_of"]
     extra = http.post("/v1/rules/witness-account-opening/evaluate", json={"facts": {}, "asof": "2025-01-01"})
-    assert extra.status_code == 422 and extra.json()["detail"][0]["loc"] == ["body", "asof"]
+    assert extra.status_code == 422 and extra.json()["errors"][0]["loc"] == ["body", "asof"]
     not_json = http.post("/v1/rules/witness-account-opening/evaluate", content=b"{",
                          headers={"Content-Type": "application/json"})
     assert not_json.status_code == 422

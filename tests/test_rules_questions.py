@@ -49,11 +49,34 @@ def test_rule_question(http: httpx.Client, q: dict[str, Any]) -> None:
         assert answer["missing_facts"] == q["missing_facts"]
     if "next_fact" in q:
         assert answer["next_fact"] == q["next_fact"]
+    for criterion, text in (q.get("message_excludes") or {}).items():
+        assert text not in messages[criterion], messages[criterion]
     for aspect in q.get("unstated_contains", []):
         assert aspect in {u["id"] for u in answer["unstated_criteria"]}
+    _check_notes(q, answer)
     for criterion in answer["criteria"]:
         assert criterion["citations"], f"criterion {criterion['id']} has no citation"
         assert all(c["quote"] or c["note"] for c in criterion["citations"])
+
+
+def _check_notes(q: dict[str, Any], answer: dict[str, Any]) -> None:
+    """What the answer says beside the outcomes: the tier the verdict rests on, how a typed name was
+    read, which facts the KB derived."""
+    if "rests_on_secondary_source" in q:
+        assert answer["verdict_rests_on_secondary_source"] is q["rests_on_secondary_source"], answer["caveats"]
+    if "caveats_on" in q:
+        assert [c["criterion"] for c in answer["caveats"]] == q["caveats_on"], answer["caveats"]
+    tiers = {c["id"]: c["source_tiers"] for c in answer["criteria"]}
+    for criterion, expected in (q.get("source_tiers") or {}).items():
+        assert tiers[criterion] == expected, tiers
+    read = {n["given"]: n for n in answer["entity_names"]}
+    for given, entity in (q.get("names_read_as") or {}).items():
+        assert read[given]["id"] == entity, answer["entity_names"]
+    for given, suggested in (q.get("names_suggest") or {}).items():
+        assert suggested in [s["id"] for s in read[given]["suggestions"]], read[given]
+    derived = {d["fact"]: d["value"] for d in answer["derived_facts"]}
+    if "derived_facts" in q:
+        assert derived == q["derived_facts"], answer["derived_facts"]
 
 
 def test_every_rule_has_questions(http: httpx.Client) -> None:

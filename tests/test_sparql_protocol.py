@@ -6,7 +6,7 @@ import json
 
 import httpx
 from rdflib import Graph
-from rdflib.namespace import RDF
+from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from connectkb.sparql.protocol import SD, VOID
 
@@ -102,6 +102,19 @@ def test_a_get_without_query_returns_the_service_description(http: httpx.Client)
         service = next(graph.subjects(RDF.type, SD.Service))
         assert (service, SD.supportedLanguage, SD.SPARQL11Query) in graph
         assert len(list(graph.objects(service, SD.resultFormat))) == 8
+        features = set(graph.objects(service, SD.feature))
+        assert {str(f).rsplit("#", 1)[1] for f in features} >= {"read-only", "time-limited", "capped-results"}
+        assert all((f, RDF.type, SD.Feature) in graph and graph.value(f, RDFS.comment) for f in features)
+
+
+def test_a_browser_opening_the_endpoint_gets_a_query_page_with_no_outside_assets(http: httpx.Client) -> None:
+    page = http.get("/sparql", headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<textarea id="query" name="query"' in page.text and 'action="/sparql"' in page.text
+    assert "http://" not in page.text.replace("http://www.w3.org/", "") and "cdn" not in page.text.lower()
+    # the form's own submission, without JavaScript, is an ordinary protocol GET
+    answer = http.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers={"Accept": "text/html, */*;q=0.1"})
+    assert answer.status_code == 200 and json.loads(answer.text)["boolean"] is True
 
 
 def test_void_describes_the_dataset(http: httpx.Client) -> None:
@@ -110,6 +123,13 @@ def test_void_describes_the_dataset(http: httpx.Client) -> None:
     dataset = next(graph.subjects(RDF.type, VOID.Dataset))
     assert str(graph.value(dataset, VOID.sparqlEndpoint)).endswith("/sparql")
     assert int(graph.value(dataset, VOID.triples)) > 10000
+    release = http.get("/health").json()["release"]
+    dumps = {str(d) for d in graph.objects(dataset, VOID.dataDump)}
+    assert {d.rsplit("/", 1)[1] for d in dumps} == {f"connectkb-{release}.{ext}" for ext in ("ttl", "nt", "rdf", "jsonld")}
+    for dump in dumps:  # each named dump is served here
+        assert http.head("/dumps/" + dump.rsplit("/", 1)[1]).status_code == 200
+    assert str(graph.value(dataset, DCTERMS.license)) == "https://creativecommons.org/licenses/by/4.0/"
+    assert graph.value(dataset, DCTERMS.modified).datatype == XSD.date
 
 
 def test_cors_preflight_lets_browser_clients_in(http: httpx.Client) -> None:

@@ -1,4 +1,4 @@
-"""HTTP pieces every engine's routes share: the language parameters and the error shape."""
+"""HTTP pieces every engine's routes share: the language parameters and the error shape (problem details)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ from typing import Annotated, Any
 from fastapi import Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, WithJsonSchema
+from starlette.datastructures import URL
 
-LangQuery = Annotated[str | None, Query(pattern="^(en|zh)(-[A-Za-z]+)?$", description="en or zh")]
+from .problems import problem
+
+LangQuery = Annotated[str | None, Query(
+    pattern="^(en|zh)(-[A-Za-z]+)?$",
+    description="en, zh (Simplified: zh-Hans, zh-CN) or zh-Hant (Traditional: zh-HK, zh-TW, zh-MO)")]
 AcceptLanguage = Annotated[str | None, Header()]
 
 
@@ -30,12 +35,13 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_day), WithJsonSchema({"type": 
 
 
 def field_error(status: int, loc: list[str], message: str) -> JSONResponse:
-    """The one error shape of the JSON API (FastAPI's validation shape): where, which field, what was expected."""
-    return JSONResponse(status_code=status, content={"detail": [{"loc": loc, "msg": message, "type": "value_error"}]})
+    """The one error shape of the API (RFC 9457 problem details) for a bad field: where, which field, what was
+    expected."""
+    return problem(status, f"{'.'.join(loc)}: {message}", [{"loc": loc, "msg": message, "type": "value_error"}])
 
 
 def field_exception(status: int, loc: list[str], message: str) -> HTTPException:
-    """field_error's shape, raised from inside a route."""
+    """field_error's problem, raised from inside a route (the app's HTTPException handler shapes it)."""
     return HTTPException(status_code=status, detail=[{"loc": loc, "msg": message, "type": "value_error"}])
 
 
@@ -44,3 +50,13 @@ def parse_date(value: str, loc: list[str]) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise field_exception(422, loc, f"'{value}' is not a date YYYY-MM-DD") from None
+
+
+def pagination_links(url: URL, total: int, limit: int, offset: int) -> str | None:
+    """The RFC 8288 `Link` header of one page of a list: `next` and `prev` pages of the same query."""
+    links = []
+    if offset + limit < total:
+        links.append(f'<{url.include_query_params(offset=offset + limit, limit=limit)}>; rel="next"')
+    if offset > 0:
+        links.append(f'<{url.include_query_params(offset=max(0, offset - limit), limit=limit)}>; rel="prev"')
+    return ", ".join(links) or None

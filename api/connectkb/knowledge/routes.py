@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
-from ..common.http import AcceptLanguage, IsoDate, LangQuery, field_exception
+from ..common.http import AcceptLanguage, IsoDate, LangQuery, field_exception, pagination_links
 from ..common.ids import BadIdentifier, to_iri
 from ..common.languages import choose_lang
 from .entities import EntityService
 from .load import LoadedKB
+from .schemas import Entity, EntityList, Health
 
 
 class AsOfLookup(Protocol):
@@ -32,7 +33,7 @@ def build_router(kb: LoadedKB, entities: EntityService, as_of_view: AsOfLookup) 
         """The app's hello-world: the benchmarks' baseline for what the framework alone costs."""
         return {"pong": True}
 
-    @router.get("/health")
+    @router.get("/health", response_model=Health, summary="Is the KB loaded, valid and which release")
     def health() -> dict[str, Any]:
         return {"status": "ok", "triples": kb.triple_count, "release": kb.release,
                 "conforms": kb.report.ok, "quotes_checked": kb.report.quotes_checked or 0,
@@ -40,8 +41,10 @@ def build_router(kb: LoadedKB, entities: EntityService, as_of_view: AsOfLookup) 
                 else "not checked: the seed documents are not at hand (set CONNECTKB_SEEDS_DIR)",
                 "load_seconds": round(kb.timings.get("total_s", 0.0), 3)}
 
-    @router.get("/v1/entities")
+    @router.get("/v1/entities", response_model=EntityList, response_model_exclude_unset=True,
+                summary="Search entities by type, text, role holders on a day")
     def list_entities(
+        request: Request, response: Response,
         type: Annotated[str | None, Query(description="class local name, CURIE or IRI, e.g. CommercialBank")] = None,
         q: Annotated[str | None, Query(min_length=1, max_length=200,
                                        description="text in a label, name or code")] = None,
@@ -83,9 +86,12 @@ def build_router(kb: LoadedKB, entities: EntityService, as_of_view: AsOfLookup) 
                     if status is None or status.holds:
                         kept.append({**item, "status": status.as_json()} if status else item)
                 items = kept
+        if link := pagination_links(request.url, len(items), limit, offset):
+            response.headers["Link"] = link
         return {**body, "total": len(items), "limit": limit, "offset": offset, "items": items[offset:offset + limit]}
 
-    @router.get("/v1/entities/{entity_id:path}")
+    @router.get("/v1/entities/{entity_id:path}", response_model=Entity, response_model_exclude_unset=True,
+                summary="One entity: labels, facts, citations, roles over time")
     def get_entity(
         entity_id: str,
         lang: LangQuery = None,

@@ -16,7 +16,12 @@ UI = {
            "formats": "其他格式", "home": "connectkb", "role": "角色", "within": "所属安排", "announced": "公布",
            "from": "起", "to": "止", "not_stated": "未说明", "quote": "原文", "note": "说明",
            "tier": "等级", "locator": "位置", "property": "属性", "value": "值", "other": "English"},
+    "zh-Hant": {"facts": "事實", "roles": "角色（隨時間）", "sources": "來源", "referenced": "被以下引用",
+                "formats": "其他格式", "home": "connectkb", "role": "角色", "within": "所屬安排", "announced": "公布",
+                "from": "起", "to": "止", "not_stated": "未説明", "quote": "原文", "note": "説明",
+                "tier": "等級", "locator": "位置", "property": "屬性", "value": "值", "other": "English"},
 }
+HTML_LANG = {"en": "en", "zh": "zh-Hans", "zh-Hant": "zh-Hant"}
 
 
 def local_href(iri_or_id: str) -> str:
@@ -61,14 +66,14 @@ def _citation(c: dict[str, Any], t: dict[str, str]) -> str:
 
 
 def page(title: str, body: str, lang: str) -> str:
-    return (f'<!doctype html><html lang="{"zh-Hans" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+    return (f'<!doctype html><html lang="{HTML_LANG.get(lang, "en")}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
             f'<link rel="stylesheet" href="/web/style.css"></head><body>'
             f'<header><a href="/?lang={lang}">connectkb</a></header><main>{body}</main></body></html>')
 
 
 def render_entity(entity: dict[str, Any], lang: str, self_url: str) -> str:
-    t = UI[lang]
+    t = UI.get(lang, UI["en"])
     other = "zh" if lang == "en" else "en"
     head = (f'<h1>{escape(entity.get("label") or entity["id"])}</h1>'
             f'<p class="iri"><code>{escape(entity["iri"])}</code> · '
@@ -100,3 +105,14 @@ def render_entity(entity: dict[str, Any], lang: str, self_url: str) -> str:
     body += f'<p class="formats">{t["formats"]}: {formats} · <a href="{escape(self_url)}" data-accept="text/turtle">' \
             f'curl -H "Accept: text/turtle" {escape(self_url)}</a></p>'
     return page(entity.get("label") or entity["id"], body, lang)
+
+
+def render_modules(names: list[str], lang: str) -> str:
+    """The ontology's index page: its modules, each a document (Turtle, JSON-LD, N-Triples, RDF/XML)."""
+    title = "connectkb ontology" if lang == "en" else "connectkb 本体"
+    items = "".join(f'<li><a href="/ontology/{escape(n)}">{escape(n)}</a></li>' for n in names)
+    note = ("Each module dereferences with content negotiation; <code>curl -H 'Accept: text/turtle'</code> "
+            "gives its full Turtle, and <code>/ontology/</code> all of them." if lang == "en" else
+            "各模块支持内容协商；<code>curl -H 'Accept: text/turtle'</code> 返回其完整 Turtle，"
+            "<code>/ontology/</code> 返回全部模块。")
+    return page(title, f"<h1>{escape(title)}</h1><ul>{items}</ul><p>{note}</p>", lang)

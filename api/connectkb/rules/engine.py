@@ -28,13 +28,15 @@ from rdflib.namespace import RDF, RDFS
 
 from ..common.backend import Bindings, Row, SparqlBackend, rdflib_term, values_block
 from ..common.ids import MAX_ID_LENGTH, iri_node, to_id
-from ..common.languages import lang_key, normalise_lang
+from ..common.languages import MISSING_FACT, lang_key, normalise_lang, pick_label
 from ..common.lru import ByteBoundedLRU
 from ..common.namespaces import CK, KB, PREFIXES, sparql_prologue
 from ..knowledge.integrity import IntegrityReport, Violation
 from ..knowledge.load import KBInvalid
 from ..knowledge.loader import to_oxigraph, to_oxigraph_quad
 from . import shacl_check_cache
+from .preparation import Preparation, PreparationError, Prepared
+from .tiers import RestsOn
 
 SH = Namespace("http://www.w3.org/ns/shacl#")
 FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
@@ -108,6 +110,7 @@ class InputFact:
     scheme: str | None = None
     grades: dict[tuple[str, str], str] = field(default_factory=dict)  # (agency, symbol) → grade IRI
     agencies: set[str] = field(default_factory=set)
+    minimum: int | Decimal | None = None  # the fact's domain (ck:minimumValue), not a criterion
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Criterion:
     one_of: list[str] = field(default_factory=list)  # needs at least one of these facts
     reads: list[str] = field(default_factory=list)  # reads these facts when given, needs none of them
     shape_nodes: set[Any] = field(default_factory=set)
+    rests_on: RestsOn | None = None  # the sources its outcome rests on, with their tiers
 
 
 @dataclass
@@ -149,7 +153,7 @@ def _labels(rows: list[Row], var: str) -> dict[str, str]:
 
 
 def _pick(texts: dict[str, str], lang: str) -> str | None:
-    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+    return pick_label(texts, lang)  # zh-Hant falls back to zh, then en
 
 
 class RulesEngine:
@@ -168,6 +172,10 @@ class RulesEngine:
         names = {r["n"]["value"] for r in self._select("SELECT ?n WHERE { ?f a ck:InputFact ; ck:jsonName ?n }")}
         self.input_facts = self._load_facts(names)
         self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
+        self.preparation = Preparation(self._select, citations, self.input_facts)
+        for rule in self.rules.values():
+            for criterion in rule.criteria:
+                criterion.rests_on = self.preparation.tiers.for_criterion(criterion.iri)
         problems = [p for rule in self.rules.values() for p in compile_checks(rule)]
         if problems:
             raise RuleChecksInvalid(problems)
@@ -232,10 +240,11 @@ class RulesEngine:
     def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
         facts: dict[str, InputFact] = {}
         for name in sorted(names):
-            rows = self._select("""SELECT ?name ?f ?kind ?multiple ?l ?scheme ?cls WHERE {
+            rows = self._select("""SELECT ?name ?f ?kind ?multiple ?l ?scheme ?cls ?min WHERE {
                 ?f a ck:InputFact ; ck:jsonName ?name ; ck:valueKind/ck:code ?kind .
                 OPTIONAL { ?f ck:multiple ?multiple } OPTIONAL { ?f rdfs:label ?l }
-                OPTIONAL { ?f ck:valuesFrom ?scheme } OPTIONAL { ?f ck:entityClass ?cls } }""",
+                OPTIONAL { ?f ck:valuesFrom ?scheme } OPTIONAL { ?f ck:entityClass ?cls }
+                OPTIONAL { ?f ck:minimumValue ?min } }""",
                                 {"name": ox.Literal(name)})
             if not rows:
                 raise ValueError(f"a criterion requires input fact '{name}', which no ck:InputFact declares")
@@ -243,6 +252,9 @@ class RulesEngine:
             fact = InputFact(iri=first["f"]["value"], name=name, kind=first["kind"]["value"],
                              multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
                              entity_class=first.get("cls", {}).get("value"))
+            if "min" in first:
+                text = first["min"]["value"]
+                fact.minimum = int(text) if re.fullmatch(r"[+-]?\d+", text) else Decimal(text)
             if "scheme" in first:
                 fact.scheme = first["scheme"]["value"]
                 for row in self._select("SELECT ?scheme ?c ?code WHERE { ?c skos:inScheme ?scheme ; ck:code ?code }",
@@ -348,12 +360,14 @@ class RulesEngine:
                 raise FactError(name, f"'{name}' must be a whole number")
             if abs(value) > MAX_NUMBER:
                 raise FactError(name, f"'{name}' must be between -{MAX_NUMBER} and {MAX_NUMBER}")
+            _check_minimum(fact, value)
             return Literal(value, datatype=XSD.integer)
         if kind == "decimal":
             if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
                 raise FactError(name, f"'{name}' must be a number")
             if not math.isfinite(value) or abs(value) > MAX_NUMBER:
                 raise FactError(name, f"'{name}' must be a finite number between -{MAX_NUMBER} and {MAX_NUMBER}")
+            _check_minimum(fact, value)
             # repr of a float may be '1e-07', which is no xsd:decimal; spell it out
             text = str(value) if isinstance(value, int) else format(Decimal(repr(value) if isinstance(value, float)
                                                                            else value), "f")
@@ -419,6 +433,8 @@ class RulesEngine:
         that requests whose callers have been told 503 do not queue work for no one."""
         rule = self.get_rule(rule_id)
         lang = normalise_lang(lang)
+        prepared = self.prepare(rule, facts)
+        facts = prepared.facts
         facts_graph = self.facts_to_graph(rule, facts, as_of)
         added = list(facts_graph)
         for value in set(facts_graph.objects()):
@@ -455,7 +471,7 @@ class RulesEngine:
                 # a shape may object to an absent value (sh:hasValue); absence is unknown, not a failure
                 outcome = "unknown"
                 named = [" or ".join(criterion.one_of) if f in criterion.one_of else f for f in missing]
-                message = ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(named)
+                message = MISSING_FACT.get(lang, MISSING_FACT["zh"]) + ", ".join(named)
                 missing_counter.update(missing)
             elif violations:
                 outcome, message = "fail", _pick(violations[0]["messages"], lang)
@@ -479,7 +495,18 @@ class RulesEngine:
             "unstated_criteria": [{"id": to_id(a), "label": self.label_of(a, lang)} for a in rule.unstated],
             "citations": self.citations(rule.citation_iris, lang),
         }
-        return answer, report
+        return self.annotate(rule, answer, prepared, lang), report
+
+    def prepare(self, rule: Rule, facts: dict[str, Any]) -> Prepared:
+        """The facts as the criteria read them: entity names resolved to ids, implied facts added."""
+        try:
+            return self.preparation.prepare(rule, facts)
+        except PreparationError as exc:
+            raise FactError(exc.field, exc.message) from None
+
+    def annotate(self, rule: Rule, answer: dict[str, Any], prepared: Prepared, lang: str) -> dict[str, Any]:
+        """What the answer says of the preparation and of the sources each outcome rests on."""
+        return self.preparation.annotate(rule, answer, prepared, lang)
 
     def _label_triples(self, iri: URIRef) -> list[tuple[Any, Any, Any]]:
         key = str(iri)
@@ -526,7 +553,8 @@ class RulesEngine:
                                           "grade": {"type": "string",
                                                     "examples": sorted({g for _, g in fact.grades})}}},
             }[fact.kind]
-            item.update(_bounds(rule.shapes, fact.iri))
+            if fact.minimum is not None:  # the input's domain; a criterion's threshold is no input limit
+                item["minimum"] = fact.minimum if isinstance(fact.minimum, int) else float(fact.minimum)
             if fact.kind == "entity" and fact.entity_class:
                 known = self._select("SELECT ?cls ?code WHERE { ?e a ?cls ; ck:code ?code } ORDER BY ?code",
                                      {"cls": iri_node(fact.entity_class)})
@@ -583,16 +611,9 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
-def _bounds(shapes: Graph, fact_iri: str) -> dict[str, Any]:
-    """Numeric bounds a property shape puts on a fact, for the JSON Schema."""
-    out: dict[str, Any] = {}
-    for shape in shapes.subjects(SH.path, URIRef(fact_iri)):
-        for pred, key in ((SH.minInclusive, "minimum"), (SH.maxInclusive, "maximum"),
-                          (SH.minExclusive, "exclusiveMinimum"), (SH.maxExclusive, "exclusiveMaximum")):
-            value = shapes.value(shape, pred)
-            if value is not None:
-                out[key] = value.toPython() if not isinstance(value.toPython(), str) else float(value)
-    return out
+def _check_minimum(fact: InputFact, value: int | float | Decimal) -> None:
+    if fact.minimum is not None and value < fact.minimum:
+        raise FactError(fact.name, f"'{fact.name}' must be a number of at least {fact.minimum}")
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
@@ -600,16 +621,20 @@ def _template_pattern(template: str) -> re.Pattern[str]:
     return re.compile("^" + "(?s:.*?)".join(re.escape(p) for p in parts) + "$")
 
 
-def _message_language(message: Any, constraint: Any, shapes: Graph) -> str:
+def _message_languages(message: Any, constraint: Any, shapes: Graph) -> list[str]:
     """pySHACL drops the language tag when it fills a SPARQL message template: recover it from the
-    template the message was made from."""
+    template the message was made from. Templates whose fixed words read the same in Simplified and
+    Traditional Chinese give one message for both: it is each one's."""
     key = lang_key(getattr(message, "language", None))
     if key:
-        return key
+        return [key]
+    found: list[str] = []
     for template in shapes.objects(constraint, SH.message) if constraint is not None else ():
         if _template_pattern(str(template)).match(str(message)):
-            return lang_key(getattr(template, "language", None)) or "en"
-    return "zh" if _CJK.search(str(message)) else "en"
+            lang = lang_key(getattr(template, "language", None)) or "en"
+            if lang not in found:
+                found.append(lang)
+    return found or ["zh" if _CJK.search(str(message)) else "en"]
 
 
 def _findings(report: Graph, shapes: Graph) -> list[dict[str, Any]]:
@@ -618,7 +643,8 @@ def _findings(report: Graph, shapes: Graph) -> list[dict[str, Any]]:
         messages: dict[str, str] = {}
         constraint = report.value(result, SH.sourceConstraint)
         for m in report.objects(result, SH.resultMessage):
-            messages.setdefault(_message_language(m, constraint, shapes), str(m))
+            for lang in _message_languages(m, constraint, shapes):
+                messages.setdefault(lang, str(m))
         severity = str(report.value(result, SH.resultSeverity) or "").rsplit("#", 1)[-1]
         out.append({"shape": report.value(result, SH.sourceShape), "severity": severity, "messages": messages})
     return out

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDF, RDFS, XSD
 
 from ..common.namespaces import BASE, CK, KB
 from ..common.negotiation import negotiate
+from ..common.problems import problem
 from .errors import QueryFailed
 from .media import GRAPH_ALIASES, GRAPH_FORMATS, RESULT_FORMATS
 from .pool import QueryAnswer, QueryRequest
@@ -29,14 +31,18 @@ from .pool import QueryAnswer, QueryRequest
 SD = Namespace("http://www.w3.org/ns/sparql-service-description#")
 VOID = Namespace("http://rdfs.org/ns/void#")
 FORMATS_NS = "http://www.w3.org/ns/formats/"
+QUERY_PAGE = Path(__file__).resolve().parent / "query.html"
 MAX_BODY_BYTES = 1_000_000
 MAX_QUERY_BYTES = 32 * 1024
+# the whole-KB dumps linked data serves at /dumps (linked_data/describe.py RDF_FORMATS)
+DUMP_FORMATS = {"ttl": "text/turtle", "nt": "application/n-triples", "rdf": "application/rdf+xml",
+                "jsonld": "application/ld+json"}
 _RDFLIB_FORMATS = {"text/turtle": "turtle", "application/n-triples": "nt", "application/rdf+xml": "xml",
                    "application/ld+json": "json-ld"}
 
 
-def _error(status: int, message: str) -> Response:
-    return Response(message + "\n", status_code=status, media_type="text/plain; charset=utf-8")
+def _error(status: int, message: str, **extensions: Any) -> Response:
+    return problem(status, message, **extensions)
 
 
 class SparqlService:
@@ -46,7 +52,7 @@ class SparqlService:
     def __init__(self, run: Callable[[QueryRequest], QueryAnswer], graphs: Callable[[], set[str]],
                  triple_count: int, release: str | None, max_rows: int = 10_000, max_bytes: int = 20_000_000,
                  close: Callable[[], None] = lambda: None, max_query_bytes: int = MAX_QUERY_BYTES,
-                 capacity: int = 16):
+                 capacity: int = 16, license: str | None = None, modified: str | None = None):
         self.run = run
         self.close = close
         self.graphs = graphs
@@ -56,6 +62,8 @@ class SparqlService:
         self.max_bytes = max_bytes
         self.max_query_bytes = max_query_bytes
         self.capacity = capacity
+        self.license = license  # the KB's own dcterms:license of kb:dataset
+        self.modified = modified  # the current release's issue date
 
 
 def build_router(service: SparqlService) -> APIRouter:
@@ -70,6 +78,8 @@ def build_router(service: SparqlService) -> APIRouter:
         try:
             answer = service.run(request)
         except QueryFailed as exc:
+            if exc.status == 406:
+                return _error(406, exc.message, acceptable=[*RESULT_FORMATS, *GRAPH_FORMATS])
             return _error(exc.status, exc.message)
         charset = "; charset=utf-8" if not answer.media_type.endswith("xml") else ""
         return Response(answer.body, media_type=answer.media_type + charset, headers={"Vary": "Accept"})
@@ -93,13 +103,26 @@ def build_router(service: SparqlService) -> APIRouter:
             in_flight -= 1
 
     def description(request: Request) -> Response:
-        media = negotiate(request.headers.get("accept"), GRAPH_ALIASES, list(GRAPH_FORMATS))
+        # a browser (text/html first) gets the query page; an RDF client the description, Turtle by default
+        offered = [*GRAPH_FORMATS, "text/html"]
+        media = negotiate(request.headers.get("accept"), {**GRAPH_ALIASES, "application/xhtml+xml": "text/html"},
+                          offered)
         if media is None:
-            return _error(406, f"the service description is offered as: {', '.join(GRAPH_FORMATS)}")
+            return _error(406, f"the service description is offered as: {', '.join(offered)}", acceptable=offered)
+        if media == "text/html":
+            return FileResponse(QUERY_PAGE, media_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
         graph = service_description(str(request.url).split("?")[0], service)
         return Response(graph.serialize(format=_RDFLIB_FORMATS[media]), media_type=media, headers={"Vary": "Accept"})
 
-    @router.get("/sparql", include_in_schema=True, summary="SPARQL 1.1 query (GET), or the Service Description")
+    answers = {200: {"description": "query results, a graph, or (without a query) the Service Description",
+                     "content": {m: {} for m in [*RESULT_FORMATS, *GRAPH_FORMATS, "text/html"]}},
+               400: {"description": "the query does not parse, is refused by the guards, or its result is over "
+                                    "the caps (problem details)"},
+               403: {"description": "an update: this endpoint is read-only (problem details)"},
+               503: {"description": "over the time limit or too busy (problem details)"}}
+
+    @router.get("/sparql", include_in_schema=True, summary="SPARQL 1.1 query (GET), or the Service Description",
+                response_class=Response, responses=answers)
     async def sparql_get(request: Request) -> Response:
         params = parse_qs(request.url.query, keep_blank_values=True)
         if "update" in params:
@@ -112,7 +135,9 @@ def build_router(service: SparqlService) -> APIRouter:
         return await answer(request, queries[0], params.get("default-graph-uri", []),
                             params.get("named-graph-uri", []))
 
-    @router.post("/sparql", summary="SPARQL 1.1 query (POST, form-encoded or direct)")
+    @router.post("/sparql", summary="SPARQL 1.1 query (POST, form-encoded or direct)", response_class=Response,
+                 responses={**answers, 413: {"description": "the body or query is too large (problem details)"},
+                            415: {"description": "an unsupported Content-Type (problem details)"}})
     async def sparql_post(request: Request) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
@@ -149,11 +174,12 @@ def build_router(service: SparqlService) -> APIRouter:
         return _error(415, f"unsupported Content-Type '{content_type}': send application/x-www-form-urlencoded "
                            "or application/sparql-query")
 
-    @router.get("/.well-known/void", summary="VoID description of the dataset")
+    @router.get("/.well-known/void", summary="VoID description of the dataset", response_class=Response,
+                responses={200: {"description": "the VoID description", "content": {m: {} for m in GRAPH_FORMATS}}})
     async def void(request: Request) -> Response:
         media = negotiate(request.headers.get("accept"), GRAPH_ALIASES, list(GRAPH_FORMATS))
         if media is None:
-            return _error(406, f"VoID is offered as: {', '.join(GRAPH_FORMATS)}")
+            return _error(406, f"VoID is offered as: {', '.join(GRAPH_FORMATS)}", acceptable=list(GRAPH_FORMATS))
         base = str(request.base_url).rstrip("/")
         return Response(void_description(base, service).serialize(format=_RDFLIB_FORMATS[media]), media_type=media,
                         headers={"Vary": "Accept"})
@@ -171,6 +197,19 @@ def service_description(endpoint: str, service: SparqlService) -> Graph:
     g.add((node, SD.supportedLanguage, SD.SPARQL11Query))
     g.add((node, RDFS.comment, Literal("Read-only: updates, LOAD, SERVICE and datasets naming other graphs are "
                                        "refused; queries are time-limited and their results capped.", lang="en")))
+    # none of the SD vocabulary's own features holds (no URI dereferencing, no union default graph, no
+    # federation), so the endpoint names the ones it has, each described here
+    for name, comment in [
+        ("read-only", "Only queries are answered: SPARQL Update, LOAD and SERVICE are refused (403)."),
+        ("time-limited", "A query that runs past the endpoint's time limit is stopped and answered 503."),
+        ("capped-results", f"A result of more than {service.max_rows} rows or {service.max_bytes} bytes is "
+                           "refused (400) rather than cut short."),
+        ("protocol-dataset", "default-graph-uri and named-graph-uri may name the knowledge base's own graphs."),
+    ]:
+        feature = URIRef(endpoint + "#" + name)
+        g.add((node, SD.feature, feature))
+        g.add((feature, RDF.type, SD.Feature))
+        g.add((feature, RDFS.comment, Literal(comment, lang="en")))
     for media in [*RESULT_FORMATS, *GRAPH_FORMATS]:
         g.add((node, SD.resultFormat, URIRef(FORMATS_NS + {
             "application/sparql-results+json": "SPARQL_Results_JSON", "application/sparql-results+xml":
@@ -206,6 +245,15 @@ def void_description(base: str, service: SparqlService) -> Graph:
     if service.release:
         g.add((dataset, CK.release, Literal(service.release)))
     g.add((dataset, DCTERMS.source, URIRef(BASE)))
+    if service.license:
+        g.add((dataset, DCTERMS.license, URIRef(service.license)))
+    if service.modified:
+        g.add((dataset, DCTERMS.modified, Literal(service.modified, datatype=XSD.date)))
+    if service.release:
+        for ext, media in DUMP_FORMATS.items():
+            dump = URIRef(f"{base}/dumps/connectkb-{service.release}.{ext}")
+            g.add((dataset, VOID.dataDump, dump))
+            g.add((dump, DCTERMS["format"], Literal(media)))
     return g
 
 

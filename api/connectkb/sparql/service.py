@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from ..common.namespaces import sparql_prologue
 from ..knowledge.load import LoadedKB
 from ..knowledge.stores import RemoteStore, RemoteStoreError, RemoteTimeout
 from .errors import QueryFailed
@@ -12,7 +13,13 @@ from .pool import QueryAnswer, QueryPool, QueryRequest
 from .protocol import MAX_QUERY_BYTES, SparqlService, allowed_graphs
 
 
-def sparql_service(kb: LoadedKB, timeout_s: float | None = None) -> SparqlService:
+def _license(kb: LoadedKB) -> str | None:
+    rows = kb.backend.select(sparql_prologue() + "SELECT ?l WHERE { kb:dataset dcterms:license ?l } LIMIT 1")
+    return rows[0]["l"]["value"] if rows else None
+
+
+def sparql_service(kb: LoadedKB, timeout_s: float | None = None, modified: str | None = None) -> SparqlService:
+    """`modified`: the current release's issue date, for VoID."""
     timeout = timeout_s or float(os.environ.get("CONNECTKB_SPARQL_TIMEOUT_S", "10"))
     max_rows = int(os.environ.get("CONNECTKB_SPARQL_MAX_ROWS", "10000"))
     max_bytes = int(os.environ.get("CONNECTKB_SPARQL_MAX_BYTES", "20000000"))
@@ -42,8 +49,10 @@ def sparql_service(kb: LoadedKB, timeout_s: float | None = None) -> SparqlServic
 
         # a forward outlasts its check: twice the checkers' capacity may be in flight
         return SparqlService(forward, lambda: graphs, kb.triple_count, kb.release, max_rows, max_bytes,
-                             close=checker.close, max_query_bytes=max_query_bytes, capacity=2 * checker.capacity)
+                             close=checker.close, max_query_bytes=max_query_bytes, capacity=2 * checker.capacity,
+                             license=_license(kb), modified=modified)
     store = backend.store
     pool = QueryPool(store, workers=workers, timeout_s=timeout)
     return SparqlService(pool.run, allowed_graphs(store), kb.triple_count, kb.release, max_rows, max_bytes,
-                         close=pool.close, max_query_bytes=max_query_bytes, capacity=pool.capacity)
+                         close=pool.close, max_query_bytes=max_query_bytes, capacity=pool.capacity,
+                         license=_license(kb), modified=modified)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..common.backend import SparqlBackend
 from ..common.ids import to_id
+from ..common.languages import lang_key
 from ..common.namespaces import KB, sparql_prologue
 from ..knowledge.entities import EntityService
 
@@ -44,9 +45,11 @@ SELECT ?c ?subject WHERE { ?c a ck:Correction ; ck:corrects ?claim . OPTIONAL { 
 _CITATIONS = _PROLOGUE + """SELECT ?s ?c WHERE { ?s ck:citation ?c }"""
 
 _PHRASES = {
-    "announced": ("Announced", "公布"), "effective": ("Took effect", "生效"), "ended": ("Ended", "终止"),
-    "amended": ("Amended", "修订"), "corrected": ("Corrected", "更正"),
+    "announced": ("Announced", "公布", "公布"), "effective": ("Took effect", "生效", "生效"),
+    "ended": ("Ended", "终止", "終止"), "amended": ("Amended", "修订", "修訂"),
+    "corrected": ("Corrected", "更正", "更正"),
 }
+_PHRASE_INDEX = {"en": 0, "zh": 1, "zh-Hant": 2}
 
 
 class BadPeriod(ValueError):
@@ -101,7 +104,7 @@ class ChangesEngine:
             self._not_stated.setdefault(row["s"]["value"], set()).add(to_id(row["p"]["value"]))
         self._summaries: dict[str, dict[str, str]] = {}
         for row in backend.select(_SUMMARIES):
-            lang = "zh" if row["text"].get("xml:lang", "").startswith("zh") else "en"
+            lang = lang_key(row["text"].get("xml:lang")) or "en"
             self._summaries.setdefault(row["s"]["value"], {}).setdefault(lang, row["text"]["value"])
         self._citations: dict[str, list[str]] = {}
         for row in backend.select(_CITATIONS):
@@ -153,7 +156,7 @@ class ChangesEngine:
     def describe(self, change: Change, lang: str) -> dict[str, Any]:
         label = self.entities.label_of(change.subject, lang) or to_id(change.subject)
         carrier_label = self.entities.label_of(change.carrier, lang)
-        phrase = _PHRASES[change.kind][0 if lang == "en" else 1]
+        phrase = _PHRASES[change.kind][_PHRASE_INDEX.get(lang, 0)]
         sep = ": " if lang == "en" else "："
         detail = ""
         if change.carrier != change.subject and carrier_label:
@@ -164,10 +167,11 @@ class ChangesEngine:
         notes = []
         unstated = self._not_stated.get(change.carrier, set())
         if change.kind == "announced" and "ck:effectiveFrom" in unstated:
-            notes.append("effective date not stated" if lang == "en" else "生效日期未说明")
+            notes.append({"en": "effective date not stated", "zh-Hant": "生效日期未説明"}.get(lang, "生效日期未说明"))
         if change.when.precision != "day":
             notes.append((f"the source gives only the {change.when.precision} {change.when.text}") if lang == "en"
-                         else f"来源仅给出{'月份' if change.when.precision == 'month' else '年份'} {change.when.text}")
+                         else f"{'來源僅給出' if lang == 'zh-Hant' else '来源仅给出'}"
+                              f"{'月份' if change.when.precision == 'month' else '年份'} {change.when.text}")
         summary_text = f"{phrase}{sep}{label}{detail}" + (f" ({'; '.join(notes)})" if lang == "en" and notes
                                                            else (f"（{'；'.join(notes)}）" if notes else ""))
         citations = self._citations.get(change.carrier, [])  # the dated resource's own sources

@@ -163,9 +163,18 @@ class ReleaseStore:
                 "entities": group_by_entity(removed, added, old, new, lang)}
 
 
+class _KeepLabels(dict):  # type: ignore[type-arg]
+    """A blank-node context for rdflib's N-Triples parser that keeps the snapshots' canonical labels
+    (instead of fresh random ones): a blank node of the added statements is then the same node in the new
+    snapshot, so it finds the IRI that holds it, and a diff reads the same on every run."""
+
+    def get(self, key: str, default: object = None) -> str:
+        return key
+
+
 def _graph(lines: set[str]) -> Graph:
     graph = Graph()
-    graph.parse(data="\n".join(lines), format="nt")
+    graph.parse(data="\n".join(lines), format="nt", bnode_context=_KeepLabels())
     return graph
 
 

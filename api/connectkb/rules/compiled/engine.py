@@ -10,7 +10,7 @@ from itertools import accumulate, repeat
 from typing import Any
 
 from ...common.ids import iri_node, to_id
-from ...common.languages import normalise_lang
+from ...common.languages import MISSING_FACT, normalise_lang, pick_label
 from ...common.namespaces import sparql_prologue
 from . import columns
 from .compiler import CompiledCriterion, compile_rule
@@ -18,13 +18,13 @@ from .facts import Invalid, Normaliser
 from .kinds import Ctx, Unsupported
 from .probe import Prober
 
-LANGS = ("en", "zh")
+LANGS = ("en", "zh", "zh-Hant")
 OUTCOMES = ("pass", "fail", "unknown")
 KEY_LIMIT = 2**62  # a criterion whose classes combine to more falls back to grouping on the columns
 
 
 def _pick(texts: dict[str, str], lang: str) -> str | None:
-    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+    return pick_label(texts, lang)  # zh-Hant falls back to zh, then en
 
 
 class CompiledRule:
@@ -93,7 +93,7 @@ class CompiledRule:
                 if c.one_of and not present.intersection(c.one_of):
                     missing.append(c.one_of[0])
                 named = [" or ".join(c.one_of) if f in c.one_of else f for f in missing]
-                outcome, message = "unknown", ("missing fact: " if lang == "en" else "缺少事实：") + ", ".join(named)
+                outcome, message = "unknown", MISSING_FACT.get(lang, MISSING_FACT["zh"]) + ", ".join(named)
                 missing_counter.update(missing)
             elif code == 0:
                 outcome, message = "pass", pass_message
@@ -194,10 +194,11 @@ class CompiledRules:
         lang = normalise_lang(lang)
         if cr is None:
             return self.engine.evaluate(rule_id, facts, as_of, lang)[0]
-        row = self._row(rule, facts, as_of)
-        if row is None:
+        prepared = self.engine.prepare(rule, facts)
+        row = self._row(rule, prepared.facts, as_of)
+        if row is None:  # the reference prepares the facts itself
             return self.engine.evaluate(rule_id, facts, as_of, lang)[0]
-        return cr.answer(facts, row, as_of, lang)
+        return self.engine.annotate(rule, cr.answer(prepared.facts, row, as_of, lang), prepared, lang)
 
     def evaluate_many(self, rule_ids: list[str], fact_sets: list[dict[str, Any]], as_of: dt.date) -> BulkResult:
         """Per rule, per fact set: verdict and every criterion's outcome, in columns (`BulkResult`); `error`
@@ -297,6 +298,10 @@ class _Batch:
                              for n in owner.engine.input_facts}
         self.memo: dict[tuple[str, int], dict[tuple[int, ...], int]] = {}
         self.parts: dict[str, list[Any]] = {r.id: [] for r in self.rules}
+        prep = owner.engine.preparation
+        # rules for which a fact set may need preparing: they read an entity fact, or both facts of an implication
+        self.prepares = {r.id: bool(prep.entity_facts.keys() & r.facts.keys()) or any(
+            i.if_fact in r.facts and i.then_fact in r.facts for i in prep.implications) for r in self.rules}
         self.n = 0
 
     def add(self, fact_sets: list[Any]) -> None:
@@ -384,6 +389,12 @@ class _Batch:
             pl.lit(None, dtype=pl.String).alias("error"),
             *[pl.col(c).replace_strict([0, 1, 2, 3], ["pass", "fail", "unknown", "unknown"], return_dtype=enum)
               for c in crit_ids])
+        # fact sets whose names or implied facts the preparation reads are answered as `evaluate` answers them
+        prep = self.owner.engine.preparation
+        if self.prepares[rule.id]:
+            known = set(slow)
+            slow = sorted(known | {i for i, fs in enumerate(fact_sets)
+                                   if i not in known and isinstance(fs, dict) and prep.needs(rule, fs)})
         if slow:
             fixed = self._one_by_one(rule, fact_sets, slow, index, crit_ids)
             out = pl.concat([out.filter(~pl.col("fact_set").is_in(fixed["fact_set"].implode())), fixed],

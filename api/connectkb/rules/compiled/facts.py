@@ -47,11 +47,15 @@ def term(fact: Any, value: Any, max_string: int) -> Any:
     if kind == "integer":
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_NUMBER:
             raise Invalid
+        if fact.minimum is not None and value < fact.minimum:
+            raise Invalid
         return ("i", value)
     if kind == "decimal":
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             raise Invalid
         if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+            raise Invalid
+        if fact.minimum is not None and value < fact.minimum:
             raise Invalid
         text = str(value) if isinstance(value, int) else format(Decimal(repr(value)) if isinstance(value, float)
                                                                 else value, "f")

@@ -167,7 +167,7 @@ class Ctx:
             found = None
             for lit in self.B.objects(URIRef(value), RDFS.label):
                 tag = (lit.language or "").lower()
-                if (lang == "en" and tag == "en") or (lang == "zh" and (tag == "zh" or tag.startswith("zh-"))):
+                if (lang == "en" and tag == "en") or (lang != "en" and lang_key(tag) == lang):
                     found = str(lit)
                     break
             self._labels[key] = found or self.label_of(value, lang, exact=True)
@@ -466,7 +466,7 @@ class TrueWhereRequired(Check):
         self.required = (self.param(CK.eligibleUnder), self.param(CK.viaProperty), Literal(True)) in self.ctx.B
         labels = list(self.ctx.B.objects(URIRef(self.shape), RDFS.label))
         en = [str(lit) for lit in labels if lit.language == "en"]
-        zh = [str(lit) for lit in labels if (lit.language or "").lower().startswith("zh")]
+        zh = [str(lit) for lit in labels if lang_key(lit.language) == "zh"]
         if len(en) != 1 or len(zh) != 1:
             raise Unsupported("true-where-kb-requires needs one English and one Chinese label on the shape")
         self.bindings = {"requirementEn": en[0], "requirementZh": zh[0]}
@@ -486,7 +486,7 @@ class IssuePlace(Check):
         self.reads = (self.fact,)
         places = list(self.ctx.B.objects(self.param(CK.eligibleUnder), CK.requiredIssueLocation))
         self.en = [str(lit) for lit in places if isinstance(lit, Literal) and lit.language == "en"]
-        zh = [str(lit) for lit in places if isinstance(lit, Literal) and (lit.language or "").lower().startswith("zh")]
+        zh = [str(lit) for lit in places if isinstance(lit, Literal) and lang_key(lit.language) == "zh"]
         if len(self.en) > 1 or len(zh) > 1:
             raise Unsupported("several required issue places")
         self.bindings = {"placeEn": self.en[0]} if self.en else {}
@@ -739,7 +739,7 @@ class InForce(Check):
             froms, tos, anns = (dates_of(list(B.objects(u, p)))
                                 for p in (CK.effectiveFrom, CK.effectiveTo, CK.announcedOn))
             en = [str(lit) for lit in B.objects(u, RDFS.label) if lit.language == "en"]
-            zh = [str(lit) for lit in B.objects(u, RDFS.label) if (lit.language or "").lower().startswith("zh")]
+            zh = [str(lit) for lit in B.objects(u, RDFS.label) if lang_key(lit.language) == "zh"]
             if max(len(froms), len(tos), len(anns), len(en), len(zh)) > 1:
                 raise Unsupported("several dates or labels of one arrangement")
             f, t, a = (froms or [None])[0], (tos or [None])[0], (anns or [None])[0]
@@ -1079,7 +1079,7 @@ class ValueExcludedUnderOneReading(ValueNotExcluded):
         under = self.param(CK.eligibleUnder)
         texts = list(self.ctx.B.objects(under, CK.ambiguity))
         en = sorted({str(t) for t in texts if isinstance(t, Literal) and t.language == "en"})
-        zh = sorted({str(t) for t in texts if isinstance(t, Literal) and (t.language or "").lower().startswith("zh")})
+        zh = sorted({str(t) for t in texts if isinstance(t, Literal) and lang_key(t.language) == "zh"})
         if len(en) > 1 or len(zh) > 1:
             raise Unsupported("several readings texts in one language (SAMPLE would choose)")
         self.ambiguity = {"ambiguityEn": en[0] if en else "the source is ambiguous",
@@ -1123,26 +1123,26 @@ class RatingRestsOnUnstatedTerm(_Ratings):
 
 
 KINDS: dict[str, tuple[type[Check], str]] = {
-    "value-listed-by-kb": (ValueListed, "86dbc5e613c0aa27"),
-    "value-not-excluded-by-kb": (ValueNotExcluded, "01fcb668825678ac"),
+    "value-listed-by-kb": (ValueListed, "917f5ee883d2a821"),
+    "value-not-excluded-by-kb": (ValueNotExcluded, "2d1e082e3dab60ef"),
     "at-least-kb-minimum": (AtLeastMinimum, "cd0dd6358328df1f"),
-    "true-where-kb-requires": (TrueWhereRequired, "06721d832607b76c"),
-    "issue-place-as-kb-requires": (IssuePlace, "53031153a8146a25"),
+    "true-where-kb-requires": (TrueWhereRequired, "775b185540b0f973"),
+    "issue-place-as-kb-requires": (IssuePlace, "00c21b0ce79e1939"),
     "outstanding-at-least-kb-minimum": (Outstanding, "040f613202ed5f80"),
     "residual-maturity-within-kb-range": (ResidualMaturity, "5b21d30b0b29d26d"),
     "rating-meets-kb-minimum": (RatingMeets, "572cdd9d220edb24"),
     "rating-undetermined": (RatingUndetermined, "9f8b8ece9b2ea2d6"),
     "rating-missing": (RatingMissing, "f6ddf542ccdc0407"),
-    "in-force-on-as-of": (InForce, "caafb41bbaed8037"),
+    "in-force-on-as-of": (InForce, "b21e3c9d54d1b7df"),
     "in-force-undetermined": (InForceUndetermined, "ba0c6a751770624e"),
-    "holds-role-on-as-of": (HoldsRole, "b7f8c2a99e1254c6"),
+    "holds-role-on-as-of": (HoldsRole, "2a7aa8a0356f2b35"),
     "holds-role-undetermined": (HoldsRoleUndetermined, "6401b43b0574171e"),
     "role-holders-not-listed": (RoleHoldersNotListed, "a7cd2359135eedd9"),
-    "holds-role-on-as-of-where-settled": (HoldsRoleWhereSettled, "df6aa443491c19e7"),
+    "holds-role-on-as-of-where-settled": (HoldsRoleWhereSettled, "6213bbbc3b6279e1"),
     "role-holders-not-settled-on-as-of": (RoleHoldersNotSettled, "971a870538a43889"),
-    "some-value-holds-role-on-as-of-where-settled": (SomeValueHoldsRoleWhereSettled, "bc099fa308ba3a36"),
+    "some-value-holds-role-on-as-of-where-settled": (SomeValueHoldsRoleWhereSettled, "feb4d1ee8ea8f018"),
     "some-value-holds-role-undetermined": (SomeValueHoldsRoleUndetermined, "f7c6d674a466e12f"),
     "some-value-holds-role-beyond-settled-term": (SomeValueBeyondSettledTerm, "5ece218b529e08ad"),
-    "value-excluded-under-one-reading": (ValueExcludedUnderOneReading, "37790deb4f78471d"),
-    "rating-rests-on-unstated-term": (RatingRestsOnUnstatedTerm, "88aafb7e5fc375a6"),
+    "value-excluded-under-one-reading": (ValueExcludedUnderOneReading, "7c9395d9e88995d7"),
+    "rating-rests-on-unstated-term": (RatingRestsOnUnstatedTerm, "c4f4ba3a8473c716"),
 }
