@@ -23,14 +23,12 @@ from .common.http import field_error
 from .common.ids import BadIdentifier
 from .common.problems import EXCEPTION_HANDLERS as PROBLEM_HANDLERS
 from .common.problems import PROBLEM_RESPONSES, ProblemNormaliser
+from .engines import build_engines
 from .knowledge import routes as knowledge_routes
-from .knowledge.entities import EntityService
 from .knowledge.load import LoadedKB, load
 from .linked_data import routes as linked_data_routes
 from .linked_data.describe import dump_maker
 from .rules import routes as rules_routes
-from .rules.compiled.engine import CompiledRules
-from .rules.engine import RulesEngine
 from .screening import routes as screening_routes
 from .sparql import protocol as sparql_routes
 from .sparql.service import sparql_service
@@ -58,9 +56,8 @@ def _issued(releases: ReleaseStore, release: str | None) -> dt.date | None:
 def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None) -> FastAPI:
     """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse."""
     kb = kb or load()
-    entities = EntityService(kb.backend)
-    rules = RulesEngine(kb.backend, entities.citations, entities.label_of)
-    compiled = CompiledRules(rules)
+    engines = build_engines(kb.backend)
+    entities, rules, compiled = engines.entities, engines.rules, engines.compiled
     changes = ChangesEngine(kb.backend, entities)
     releases = ReleaseStore()
     issued = _issued(releases, kb.release)

@@ -66,18 +66,16 @@ def _compile_rules(checked: Any) -> dict[str, Any]:
     """Compile every rule as the service does at start-up: a rule whose checks do not compile fails validation."""
     import time
 
-    from .knowledge.entities import EntityService
+    from .engines import build_engines
     from .knowledge.stores import EmbeddedStore
-    from .rules.compiled.engine import CompiledRules
-    from .rules.engine import RuleChecksInvalid, RulesEngine
+    from .rules.engine import RuleChecksInvalid
 
     t0 = time.perf_counter()
-    entities = EntityService(EmbeddedStore(checked.store))
     try:
-        rules = RulesEngine(entities.backend, entities.citations, entities.label_of)
+        engines = build_engines(EmbeddedStore(checked.store))
     except RuleChecksInvalid as exc:
         return {"problems": str(exc)}
-    compiled = CompiledRules(rules)
+    rules, compiled = engines.rules, engines.compiled
     checked.timings["compile_s"] = time.perf_counter() - t0
     by_engine = [compiled.engine_for(rule_id)[0] for rule_id in rules.rules]
     return {"count": len(by_engine), "compiled": by_engine.count("compiled"),
@@ -86,11 +84,10 @@ def _compile_rules(checked: Any) -> dict[str, Any]:
 
 def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
-    from .knowledge.entities import EntityService
+    from .engines import build_engines
     from .knowledge.load import KBInvalid, load
     from .knowledge.loader import KBSyntaxError
     from .knowledge.stores import RemoteStoreError
-    from .rules.engine import RulesEngine
     from .serving import serve
 
     try:
@@ -98,8 +95,7 @@ def _serve(args: argparse.Namespace) -> int:
         # every rule's checks compile here: a broken one refuses the start like bad Turtle
         app = create_app(kb) if args.workers <= 1 else None
         if app is None:
-            entities = EntityService(kb.backend)
-            RulesEngine(kb.backend, entities.citations, entities.label_of)
+            build_engines(kb.backend)
     except (KBInvalid, KBSyntaxError, RemoteStoreError) as exc:
         if args.json:
             print_json({"serving": False, "error": "the knowledge base does not pass its integrity checks",
@@ -123,10 +119,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from .knowledge.entities import EntityService
+    from .engines import build_engines
     from .knowledge.load import KBInvalid, load
-    from .rules.compiled.engine import CompiledRules
-    from .rules.engine import FactError, RuleNotFound, RulesEngine
+    from .rules.engine import FactError, RuleNotFound
 
     try:
         facts = json.loads(args.facts)
@@ -139,13 +134,13 @@ def _eval(args: argparse.Namespace) -> int:
     except KBInvalid as exc:
         _fail(args, str(exc))
         return 1
-    entities = EntityService(kb.backend)
-    engine = RulesEngine(kb.backend, entities.citations, entities.label_of)
+    engines = build_engines(kb.backend)
+    engine = engines.rules
     try:
         if args.engine == "reference":
             answer, _ = engine.evaluate(args.rule, facts, as_of, args.lang)
         else:
-            answer = CompiledRules(engine).evaluate(args.rule, facts, as_of, args.lang)
+            answer = engines.compiled.evaluate(args.rule, facts, as_of, args.lang)
     except RuleNotFound:
         _fail(args, unknown_name("rule", args.rule, engine.rules) + f" Known rules: {', '.join(sorted(engine.rules))}")
         return 2

@@ -11,7 +11,6 @@ which the facts, or a change of them, would."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import itertools
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -20,6 +19,7 @@ from typing import Any
 
 from rdflib import URIRef
 
+from ..common.dates import add_months
 from ..common.ids import to_id
 from ..common.namespaces import PREFIXES
 from .compiled.facts import Invalid
@@ -47,14 +47,6 @@ def _json_number(d: Any) -> Any:
     if isinstance(d, int):
         return d
     return int(d) if d == d.to_integral_value() else float(d)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date | None:
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    if not 1 <= year <= 9999:
-        return None
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 class Counterfactuals:
@@ -137,7 +129,7 @@ class Counterfactuals:
         out = set()
         for m in months:
             for dm in (-1, 0, 1):
-                day = _add_months(as_of, int(m) + dm)
+                day = add_months(as_of, int(m) + dm)
                 if day is not None:
                     out.update(day + dt.timedelta(days=d) for d in (-1, 0, 1))
         return sorted(d.isoformat() for d in out)

@@ -113,10 +113,8 @@ class _Sink:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..knowledge.entities import EntityService
+    from ..engines import build_engines
     from ..knowledge.load import KBInvalid, load
-    from ..rules.compiled.engine import CompiledRules
-    from ..rules.engine import RulesEngine
     from .screen import NoRuleMatched, Screener, chunked, select_rules
 
     path = Path(args.file)
@@ -141,14 +139,14 @@ def run(args: argparse.Namespace) -> int:
     except KBInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    entities = EntityService(kb.backend)
-    engine = RulesEngine(kb.backend, entities.citations, entities.label_of)
+    engines = build_engines(kb.backend)
+    engine = engines.rules
     try:
         rule_ids = select_rules(engine.rules, args.rules)
     except NoRuleMatched as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    screener = Screener(CompiledRules(engine), rule_ids, as_of)
+    screener = Screener(engines.compiled, rule_ids, as_of)
     progress = _Progress(path.stat().st_size if fmt != "parquet" else None)
     state = {"bytes": 0}
     sink = _Sink(Path(args.out), screener) if args.out else None

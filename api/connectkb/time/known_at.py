@@ -16,6 +16,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from ..common.http import field_exception
+from ..engines import build_engines
 from ..knowledge.entities import EntityService
 from ..knowledge.stores import EmbeddedStore
 from ..rules.compiled.engine import CompiledRules
@@ -56,8 +57,10 @@ class Engines:
 def engines_for(backend: Any, release: str | None, issued: str | None, current: bool,
                 entities: EntityService | None = None, rules: RulesEngine | None = None,
                 compiled: CompiledRules | None = None, changes: ChangesEngine | None = None) -> Engines:
+    if rules is None:
+        base = build_engines(backend)
+        entities, rules, compiled = entities or base.entities, base.rules, base.compiled
     entities = entities or EntityService(backend)
-    rules = rules or RulesEngine(backend, entities.citations, entities.label_of)
     compiled = compiled or CompiledRules(rules)
     return Engines(release=release, issued=issued, entities=entities, rules=rules, compiled=compiled,
                    timelines=Timelines(rules, compiled), counterfactuals=Counterfactuals(rules, compiled),

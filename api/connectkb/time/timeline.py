@@ -9,13 +9,13 @@ by one."""
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from typing import Any
 
 from rdflib import XSD, Literal, URIRef
 
+from ..common.dates import add_months
 from ..common.ids import to_id
 from ..common.languages import MISSING_FACT
 from ..common.namespaces import CK, sparql_prologue
@@ -35,14 +35,6 @@ class TimelineError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-def _add_months(day: dt.date, months: int) -> dt.date | None:
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    if not 1 <= year <= 9999:
-        return None
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 class _Sampler:
@@ -115,7 +107,7 @@ class _Sampler:
                 months = {round(p * 12) for iri in check.reads for p in (check.points(iri) or [])}
                 for day in given:
                     for m in months:
-                        centre = _add_months(day, -int(m))
+                        centre = add_months(day, -int(m))
                         if centre is None:
                             continue
                         for shift in range(-2, 3):

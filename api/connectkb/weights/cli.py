@@ -22,10 +22,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..knowledge.entities import EntityService
+    from ..engines import build_engines
     from ..knowledge.load import KBInvalid, load
-    from ..rules.compiled.engine import CompiledRules
-    from ..rules.engine import RulesEngine
     from ..screening.readers import InputError, read_path
     from .routes import bonds_from_rows
     from .service import BondsError, UnknownIndex, WeightsService
@@ -40,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     except KBInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    entities = EntityService(kb.backend)
-    rules = RulesEngine(kb.backend, entities.citations, entities.label_of)
-    service = WeightsService(rules, CompiledRules(rules))
+    engines = build_engines(kb.backend)
+    rules = engines.rules
+    service = WeightsService(rules, engines.compiled)
     try:
         bonds = bonds_from_rows(list(read_path(args.file, rules.input_facts)))
         answer = service.weigh(args.index, bonds, as_of, args.lang)

@@ -1,0 +1,24 @@
+"""The rules engines over one loaded KB, built the one way the service and every CLI verb build them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .common.backend import SparqlBackend
+from .knowledge.entities import EntityService
+from .rules.compiled.engine import CompiledRules
+from .rules.engine import RulesEngine
+
+
+@dataclass
+class Engines:
+    entities: EntityService
+    rules: RulesEngine
+    compiled: CompiledRules
+
+
+def build_engines(backend: SparqlBackend) -> Engines:
+    """Compile every rule (RuleChecksInvalid if one does not); pySHACL stays reachable as `rules`."""
+    entities = EntityService(backend)
+    rules = RulesEngine(backend, entities.citations, entities.label_of)
+    return Engines(entities, rules, CompiledRules(rules))
