@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..common.examples import examples
+
 _OPEN = ConfigDict(extra="allow")
 
 
 class Health(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "status": "ok", "triples": 18725, "release": "2026.12.0", "conforms": True, "quotes_checked": 548,
-        "quote_check": "checked against the seed documents", "load_seconds": 1.0}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("Health")})
 
     status: str
     triples: int = Field(description="statements in the KB")
@@ -34,11 +34,7 @@ class EntitySummary(BaseModel):
 
 
 class EntityList(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "lang": "en", "total": 20, "limit": 1, "offset": 0, "items": [{
-            "id": "hsbc", "iri": "https://w3id.org/connectkb/id/hsbc",
-            "label": "The Hongkong and Shanghai Banking Corporation Limited (HSBC)",
-            "types": ["fse:CommercialBank", "org:FormalOrganization"]}]}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("EntityList")})
 
     lang: str
     total: int = Field(description="matches in all; the Link header names the next and previous pages")
@@ -50,16 +46,7 @@ class EntityList(BaseModel):
 
 
 class Entity(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "id": "hsbc", "iri": "https://w3id.org/connectkb/id/hsbc",
-        "label": "The Hongkong and Shanghai Banking Corporation Limited (HSBC)",
-        "labels": {"en": "The Hongkong and Shanghai Banking Corporation Limited (HSBC)"}, "alt_labels": [],
-        "types": [{"id": "fse:CommercialBank", "iri": "https://spec.edmcouncil.org/fibo/ontology/FBC/"
-                   "FunctionalEntities/FinancialServicesEntities/CommercialBank", "label": None}],
-        "facts": [{"property": "ck:code", "property_label": "code", "value": {"value": "hsbc"}}],
-        "citations": [], "roles": [{"id": "role-assignment/hsbc-agent-witness-bank",
-                                    "role": {"id": "role-agent-witness-bank"}, "announced_on": "2025-01-13"}],
-        "referenced_by": []}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("Entity")})
 
     id: str
     iri: str

@@ -9,39 +9,30 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..common.examples import examples
 from ..common.http import IsoDate
 from ..common.problems import PROBLEM_JSON, Problem
 
 _OPEN = ConfigDict(extra="allow", populate_by_name=True)
 
-ADULT_FACTS = {"age": 30, "hk_permanent_resident": True, "witness_bank": "boc",
-               "holds_account_with_witness_bank": True,
-               "documents": ["hk-permanent-identity-card", "mainland-travel-permit"], "account_class": "II"}
-
 
 # ---------------------------------------------------------------- requests
 class EvaluationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"facts": {"age": 17, "hk_permanent_resident": True, "witness_bank": "boc"}, "as_of": "2025-03-01"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": examples("EvaluationRequest")})
     facts: dict[str, Any] = Field(description="the input facts by JSON name (see the rule's facts_schema)")
     as_of: IsoDate | None = Field(None, description="the day the answer is for (default: today)")
 
 
 class TimelineRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, json_schema_extra={"examples": [
-        {"facts": {"bond_type": "chinese-government-bond", "held_via": "northbound-bond-connect",
-                   "posting_bank": "hsbc"}, "from": "2024-01-01", "to": "2027-12-31"}]})
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              json_schema_extra={"examples": examples("TimelineRequest")})
     facts: dict[str, Any] = Field(description="the input facts by JSON name")
     from_: IsoDate = Field(alias="from", description="first day of the timeline")
     to: IsoDate = Field(description="last day of the timeline")
 
 
 class ReleaseDiffRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"facts": {"bond_type": "policy-bank-bond", "held_via": "northbound-bond-connect"}, "as_of": "2025-06-01"},
-        {"fact_sets": [{"bond_type": "policy-bank-bond", "held_via": "northbound-bond-connect"},
-                       {"bond_type": "chinese-government-bond", "held_via": "northbound-bond-connect",
-                        "posting_bank": "hsbc"}], "as_of": "2025-06-01"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": examples("ReleaseDiffRequest")})
     facts: dict[str, Any] | None = Field(None, description="one fact set")
     fact_sets: list[dict[str, Any]] | None = Field(None, max_length=200,
                                                    description="a screening file: several fact sets")
@@ -96,11 +87,7 @@ class RuleSummary(BaseModel):
 
 
 class RuleList(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{"lang": "en", "rules": [
-        {"id": "witness-account-opening", "iri": "https://w3id.org/connectkb/id/rule/witness-account-opening",
-         "label": "Agent witness account opening for a Hong Kong resident", "labels": {"en": "…", "zh": "…"},
-         "applies_to": [{"id": "witness-account-opening", "label": "Agent witness account opening"}],
-         "citations": []}]}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("RuleList")})
     lang: str
     rules: list[RuleSummary]
 
@@ -151,7 +138,7 @@ class Step(BaseModel):
     to: Any = Field(description="a value that works")
     alternatives: list[Any] = Field(default_factory=list, description="other values that work as well "
                                                                       "(for a number, see condition)")
-    condition: str = Field(description="the values that work, e.g. 'outstanding_cny ≥ 1,000,000,000'")
+    condition: str = Field(description="the values that work, as a condition on the fact (see the examples)")
     satisfies: list[Satisfied]
 
 
@@ -166,12 +153,7 @@ class Earliest(BaseModel):
 
 
 class Counterfactuals(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "engine": "compiled", "searched": True, "max_changes": 3, "none_helps": False, "evaluations": 11,
-        "varied_facts": ["outstanding_cny"], "not_varied": [],
-        "options": [{"changes": [{"fact": "outstanding_cny", "from": 500000000, "to": 1000000000,
-                                  "condition": "outstanding_cny ≥ 1,000,000,000",
-                                  "satisfies": [{"criterion": "issue-size", "label": "…", "citations": []}]}]}]}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("Counterfactuals")})
     engine: Literal["compiled", "reference"]
     searched: bool
     options: list[Option]
@@ -192,12 +174,7 @@ class KnownAt(BaseModel):
 
 
 class EvaluationAnswer(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "rule": "witness-account-opening", "label": "Agent witness account opening for a Hong Kong resident",
-        "as_of": "2025-03-01", "lang": "en", "verdict": "ineligible",
-        "criteria": [{"id": "minimum-age", "label": "aged 18 or over", "outcome": "fail",
-                      "message": "the applicant must be at least 18", "requires": ["age"], "citations": []}],
-        "missing_facts": [], "next_fact": None, "ignored_facts": [], "unstated_criteria": [], "citations": []}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("EvaluationAnswer")})
     rule: str
     label: str | None
     as_of: str
@@ -265,15 +242,8 @@ class Interval(BaseModel):
 
 
 class TimelineAnswer(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, json_schema_extra={"examples": [{
-        "rule": "collateral-otcc-margin", "lang": "en", "from": "2025-01-01", "to": "2025-12-31",
-        "engine": "compiled", "evaluations": 4, "intervals": [
-            {"from": "2025-01-01", "to": "2025-03-20", "verdict": "ineligible", "criteria": []},
-            {"from": "2025-03-21", "to": "2025-12-31", "verdict": "eligible", "criteria": [], "change": {
-                "date": "2025-03-21", "criteria": [{"criterion": "in-force-on-as-of", "from": "fail", "to": "pass"}],
-                "because": [{"subject": {"id": "collateral-otcc-margin", "label": "…"},
-                             "property": "ck:effectiveFrom", "date": "2025-03-21", "moves": "from this day",
-                             "citations": []}]}}]}]})
+    model_config = ConfigDict(extra="allow", populate_by_name=True,
+                              json_schema_extra={"examples": examples("TimelineAnswer")})
     rule: str
     label: str | None
     lang: str
@@ -294,7 +264,8 @@ class DifferingAnswer(BaseModel):
 
 
 class ReleaseDiffAnswer(BaseModel):
-    model_config = _OPEN
+    model_config = ConfigDict(extra="allow", populate_by_name=True,
+                              json_schema_extra={"examples": examples("ReleaseDiffAnswer")})
     rule: str
     from_: KnownAt = Field(alias="from")
     to: KnownAt

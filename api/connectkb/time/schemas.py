@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..common.examples import examples
+
 
 class Change(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -19,11 +21,7 @@ class Change(BaseModel):
 
 
 class ChangeList(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "from": "2024-12-31", "to": "2025-01-31", "lang": "en", "total": 1, "changes": [{
-            "id": "announced-hsbc-agent-witness-bank", "date": "2025-01-13", "kind": "announced",
-            "summary": "announced: HSBC as a participating bank for agent witness account opening",
-            "subject": {"id": "role-assignment/hsbc-agent-witness-bank"}, "citations": []}]}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("ChangeList")})
 
     from_: str = Field(alias="from")
     to: str
@@ -43,9 +41,7 @@ class Release(BaseModel):
 
 
 class ReleaseList(BaseModel):
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "current": "2026.12.0", "releases": [{"id": "2026.11.0", "issued": "2026-11-01", "note": "First release",
-                                              "triples": 17000, "current": False}]}]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": examples("ReleaseList")})
 
     current: str | None
     releases: list[Release]

@@ -18,7 +18,8 @@ def add_parser(sub: Any) -> None:
     timeline.add_argument("--from", dest="from_", required=True, help="first day, YYYY-MM-DD")
     timeline.add_argument("--to", required=True, help="last day, YYYY-MM-DD")
     timeline.add_argument("--as-known-at", help="a release id: answer from that frozen release's KB and rules")
-    timeline.add_argument("--lang", default="en", choices=["en", "zh"], help="language of labels and messages")
+    timeline.add_argument("--lang", default="en", choices=["en", "zh", "zh-Hant"],
+                          help="language of labels and messages")
     timeline.add_argument("--json", action="store_true", help="print the API's JSON answer (errors too, as "
                                                               "{\"error\"})")
     timeline.set_defaults(func=run)

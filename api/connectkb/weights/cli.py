@@ -17,7 +17,9 @@ def add_parser(sub: Any) -> None:
                                      "or .parquet")
     p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")
     p.add_argument("--json", action="store_true", help="print the whole answer as JSON")
-    p.add_argument("--lang", default="en", choices=["en", "zh"])
+    p.add_argument("--lang", default="en", choices=["en", "zh", "zh-Hant"],
+                   help="language of labels and messages (zh-Hant falls back to Simplified where a text has no "
+                        "Traditional form)")
     p.set_defaults(func=run)
 
 

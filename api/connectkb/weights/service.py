@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..common.ids import to_id
-from ..common.languages import normalise_lang
+from ..common.languages import normalise_lang, pick_label
 from ..rules.compiled.engine import CompiledRules
 from ..rules.engine import RulesEngine
 from . import weighting
@@ -86,7 +86,7 @@ class _Work:
 
     def why(self, reason: str, undetermined: bool, **extra: Any) -> None:
         en, zh = _MESSAGES[reason]
-        self.reasons.append({"reason": reason, "message": zh if self.lang == "zh" else en, **extra})
+        self.reasons.append({"reason": reason, "message": zh if self.lang.startswith("zh") else en, **extra})
         self.undetermined = self.undetermined or undetermined
 
     def reading(self, readings: dict[str, Reading], *choices: str, point: str, where: str) -> str | None:
@@ -218,7 +218,7 @@ class WeightsService:
 
 
 def _pick(texts: dict[str, str], lang: str) -> str | None:
-    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), None)
+    return pick_label(texts, lang)
 
 
 def _number(value: Any) -> Fraction | None:
