@@ -1,5 +1,5 @@
 """What each criterion's outcome rests on, and the tier of those sources: a date that only a news
-report gives (use 4, OTCC margin for all cleared derivatives from 2025-03-21) must not decide a
+report gives (the KB's ck:dateCitation says which passage a dated fact rests on) must not decide a
 verdict as quietly as an official one.
 
 A criterion rests on the KB resources its parameters name (ck:eligibleUnder; the assignments of

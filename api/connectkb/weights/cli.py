@@ -12,7 +12,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("weights", help="weights of the eligible bonds of a universe under an index's weighting rule")
-    p.add_argument("index", help="index id, e.g. index-market-vectors-rmb")
+    p.add_argument("index", help="index id; an unknown one is refused with the list of known ids")
     p.add_argument("file", help="the bonds: .csv (a column per fact, plus id), .jsonl ({\"id\", \"facts\"} a line) "
                                      "or .parquet")
     p.add_argument("--as-of", help="YYYY-MM-DD (default: today)")

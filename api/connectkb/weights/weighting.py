@@ -1,5 +1,5 @@
-"""The weighting algorithms, pure and exact: amounts in, weights out as Fractions, so that a cap of
-0.225 binds at exactly 0.225 and the weights of a complete index sum to exactly one. They know the
+"""The weighting algorithms, pure and exact: amounts in, weights out as Fractions, so that a cap read
+from the KB binds exactly at its value and the weights of a complete index sum to exactly one. They know the
 *kinds* of weighting (proportional, equal, capped, top-k selection); every parameter (cap, target, how
 many, which order, whether a redistribution repeats) is an argument the methodology read from the KB."""
 
