@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from .backend import SparqlBackend, values_block
+from .backend import Row, SparqlBackend, values_block
 from .ids import iri_node, to_id
 from .languages import lang_key, pick_label
 from .namespaces import sparql_prologue
@@ -37,23 +37,17 @@ class Citations:
 
     def __init__(self, backend: SparqlBackend):
         self.backend = backend
+        # rows by set of citations: the KB's own sets (a rule's, a criterion's, an entity's), asked for
+        # in every language, at start-up and by answers; the KB does not change once loaded
+        self._rows: dict[tuple[str, ...], list[Row]] = {}
 
     def __call__(self, citation_iris: list[str], lang: str) -> list[dict[str, Any]]:
         if not citation_iris:
             return []
-        # the IRIs are the KB's own; they still reach the query only as terms pyoxigraph serialized
-        values = values_block("c", (iri_node(c) for c in sorted(set(citation_iris))))
-        rows = self.backend.select(_PROLOGUE + f"""
-            SELECT ?c ?source ?locator ?quote ?note ?tier ?title ?address WHERE {{
-              {values}
-              ?c ck:source ?source .
-              OPTIONAL {{ ?c ck:locator ?locator }}
-              OPTIONAL {{ ?c ck:quote ?quote }}
-              OPTIONAL {{ ?c ck:note ?note }}
-              OPTIONAL {{ ?source ck:tier/ck:code ?tier }}
-              OPTIONAL {{ ?source dcterms:title ?title }}
-              OPTIONAL {{ ?source ck:address ?address }}
-            }}""")
+        key = tuple(sorted(set(citation_iris)))
+        rows = self._rows.get(key)
+        if rows is None:
+            rows = self._rows[key] = self._select(key)
         by_citation: dict[str, dict[str, Any]] = {}
         for row in rows:
             c = row["c"]["value"]
@@ -67,3 +61,18 @@ class Citations:
             if "title" in row and lang_key(row["title"].get("xml:lang")) == lang:
                 entry["title"] = row["title"]["value"]
         return [by_citation[c] for c in sorted(by_citation)]
+
+    def _select(self, citation_iris: tuple[str, ...]) -> list[Row]:
+        # the IRIs are the KB's own; they still reach the query only as terms pyoxigraph serialized
+        values = values_block("c", (iri_node(c) for c in citation_iris))
+        return self.backend.select(_PROLOGUE + f"""
+            SELECT ?c ?source ?locator ?quote ?note ?tier ?title ?address WHERE {{
+              {values}
+              ?c ck:source ?source .
+              OPTIONAL {{ ?c ck:locator ?locator }}
+              OPTIONAL {{ ?c ck:quote ?quote }}
+              OPTIONAL {{ ?c ck:note ?note }}
+              OPTIONAL {{ ?source ck:tier/ck:code ?tier }}
+              OPTIONAL {{ ?source dcterms:title ?title }}
+              OPTIONAL {{ ?source ck:address ?address }}
+            }}""")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -32,6 +35,7 @@ class CheckedKB:
     store: ox.Store
     report: IntegrityReport
     timings: dict[str, float] = field(default_factory=dict)
+    meanwhile: Future[Any] | None = None  # the outcome of check()'s `meanwhile`
 
 
 @dataclass
@@ -44,24 +48,42 @@ class LoadedKB:
 
 
 def check(root: Path | None = None, seeds: Path | None = None, parsed: ParsedKB | None = None,
-          check_quotes: bool = True) -> CheckedKB:
+          check_quotes: bool = True, meanwhile: Callable[[ox.Store], Any] | None = None) -> CheckedKB:
     """Parse and validate the KB: SHACL integrity plus, where the seeds are at hand (and `check_quotes`),
-    their quotes. `parsed` validates triples already read (e.g. from an external store) instead of the Turtle."""
+    their quotes. `parsed` validates triples already read (e.g. from an external store) instead of the Turtle.
+    `meanwhile(store)` runs on the parsed store while the SHACL checks run in another thread (pyshacl-turbo
+    and Oxigraph do most of their work without the GIL); what it returns or raises is `CheckedKB.meanwhile`."""
     root = root or paths.data_root()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     parsed = parsed or parse_files(paths.turtle_files(root))
     store = parsed.to_oxigraph()
     timings["parse_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    report = validate_store(store, load_shapes(paths.shapes_files(root)))
-    timings["shacl_s"] = time.perf_counter() - t0
+    outcome: Future[Any] | None = None
+    if meanwhile is None:
+        report = _shacl(store, root, timings)
+    else:
+        outcome = Future()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            checking = pool.submit(_shacl, store, root, timings)
+            try:
+                outcome.set_result(meanwhile(store))
+            except Exception as exc:
+                outcome.set_exception(exc)
+            report = checking.result()
     seeds = (seeds or paths.seeds_dir()) if check_quotes else None
     if seeds is not None:
         checked, problems = quotes.check_quotes(store, seeds)
         report.quotes_checked = checked
         report.quote_problems = [str(p) for p in problems]
-    return CheckedKB(parsed=parsed, store=store, report=report, timings=timings)
+    return CheckedKB(parsed=parsed, store=store, report=report, timings=timings, meanwhile=outcome)
+
+
+def _shacl(store: ox.Store, root: Path, timings: dict[str, float]) -> IntegrityReport:
+    t0 = time.perf_counter()
+    report = validate_store(store, load_shapes(paths.shapes_files(root)))
+    timings["shacl_s"] = time.perf_counter() - t0
+    return report
 
 
 STORE_ENV = "CONNECTKB_STORE"

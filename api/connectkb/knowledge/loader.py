@@ -22,6 +22,7 @@ class KBSyntaxError(Exception):
 class ParsedKB:
     triples: list[ox.Triple]
     files: list[Path]
+    quads: list[ox.Quad] | None = None  # the triples as parsed, in the default graph: loaded as they are
 
     def to_rdflib(self) -> Graph:
         graph = Graph()
@@ -32,19 +33,19 @@ class ParsedKB:
 
     def to_oxigraph(self) -> ox.Store:
         store = ox.Store()
-        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in self.triples)
+        store.bulk_extend(self.quads if self.quads is not None else
+                          (ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in self.triples))
         return store
 
 
 def parse_files(files: list[Path]) -> ParsedKB:
-    triples: list[ox.Triple] = []
+    quads: list[ox.Quad] = []
     for path in files:
         try:
-            for quad in ox.parse(path=path, format=ox.RdfFormat.TURTLE, rename_blank_nodes=True):
-                triples.append(ox.Triple(quad.subject, quad.predicate, quad.object))
+            quads.extend(ox.parse(path=path, format=ox.RdfFormat.TURTLE, rename_blank_nodes=True))
         except SyntaxError as exc:
             raise KBSyntaxError(f"{path}: {exc}") from exc
-    return ParsedKB(triples=triples, files=files)
+    return ParsedKB(triples=[quad.triple for quad in quads], files=files, quads=quads)
 
 
 def to_oxigraph_quad(triple: tuple[Node, Node, Node]) -> ox.Quad:

@@ -3,10 +3,14 @@ Oxigraph store and an external SPARQL endpoint are interchangeable."""
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
 import pyoxigraph as ox
 
 from ..common.backend import Bindings, Row, substitutions, term_to_json, values_clause
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class EmbeddedStore:
@@ -23,15 +27,8 @@ class EmbeddedStore:
         if not isinstance(solutions, ox.QuerySolutions):
             raise TypeError("select() needs a SELECT query")
         names = [v.value for v in solutions.variables]
-        rows: list[Row] = []
-        for solution in solutions:
-            row: Row = {}
-            for name in names:
-                term = solution[name]
-                if term is not None:
-                    row[name] = term_to_json(term)
-            rows.append(row)
-        return rows
+        return [{name: term_to_json(term) for name, term in zip(names, solution, strict=True) if term is not None}
+                for solution in solutions]
 
     def ask(self, query: str, bindings: Bindings | None = None) -> bool:
         result = self.store.query(query, substitutions=substitutions(bindings))
@@ -53,10 +50,14 @@ class RemoteStore:
     with the SPARQL 1.1 Protocol; answers come back in the same JSON-results shape as EmbeddedStore's."""
 
     def __init__(self, query_url: str, timeout_s: float = 30.0):
+        import httpx  # only an external store needs it: not imported by every start-up
+
         self.query_url = query_url
         self.client = httpx.Client(timeout=timeout_s)
 
     def _post(self, data: dict[str, str | list[str]], accept: str, timeout_s: float | None = None) -> httpx.Response:
+        import httpx
+
         try:
             response = self.client.post(self.query_url, data=data, headers={"Accept": accept},
                                         timeout=timeout_s or self.client.timeout)

@@ -44,6 +44,7 @@ _PROLOGUE = sparql_prologue()
 shacl_check_cache.install()
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+_CK = str(CK)
 _SHAPE_PATH = ("sh:property|sh:sparql|sh:or|sh:and|sh:not|sh:xone|sh:node|sh:qualifiedValueShape|sh:in|"
                "sh:path|sh:prefixes|sh:declare|sh:inversePath|sh:alternativePath|sh:zeroOrMorePath|"
                "sh:oneOrMorePath|sh:zeroOrOnePath|sh:values|rdf:first|rdf:rest")
@@ -140,8 +141,44 @@ class Rule:
     citation_iris: list[str]
     unstated: list[str]
     shapes: Graph
-    base: Graph  # the KB slice, the criteria's parameters and labels: what every evaluation reads
+    # the KB slice, the criteria's parameters and labels: what every evaluation reads (in `store`); as a
+    # graph only read in Python (never validated), so in rdflib's context-free store, twice as fast
+    base: Graph
     store: ox.Store = field(default_factory=ox.Store)  # `base`, as the store pySHACL validates
+    kb_slices: list[str] = field(default_factory=list)  # ck:kbSlice: more of the KB a custom shape reads
+    # (shape IRI, check IRI) → its SHACL-SPARQL as pySHACL runs it on a fact set: (query text, pre-bound
+    # variables); prepared once by compile_checks, then run by the compiled engine's probes
+    checks: dict[tuple[str, str], tuple[str, dict[ox.Variable, Any]]] = field(default_factory=dict)
+
+
+Triple = tuple[Any, Any, Any]
+
+
+class _Terms(dict[tuple[tuple[str, str], ...], Any]):
+    """JSON-results terms as rdflib terms, each made once: the rules' shapes and slices share most terms."""
+
+    def __call__(self, value: dict[str, str]) -> Any:
+        key = tuple(value.items())
+        term = self.get(key)
+        if term is None:
+            term = self[key] = rdflib_term(value)
+        return term
+
+
+@dataclass
+class _Slices:
+    """The KB slices the rules' criteria imply, each read once: by arrangement, role and code list IRI."""
+
+    under: dict[str, list[Triple]]
+    role: dict[str, list[Triple]]
+    scheme: dict[str, list[Triple]]
+
+    def implied(self, parameters: list[Triple], facts: dict[str, InputFact]) -> list[Triple]:
+        unders = sorted({str(o) for _, p, o in parameters if p == CK.eligibleUnder})
+        roles = sorted({str(o) for _, p, o in parameters if p == CK.heldRole})
+        schemes = sorted({f.scheme for f in facts.values() if f.scheme})
+        return [t for keys, found in ((unders, self.under), (roles, self.role), (schemes, self.scheme))
+                for key in keys for t in found[key]]
 
 
 def _labels(rows: list[Row], var: str) -> dict[str, str]:
@@ -154,6 +191,41 @@ def _labels(rows: list[Row], var: str) -> dict[str, str]:
 
 def _pick(texts: dict[str, str], lang: str) -> str | None:
     return pick_label(texts, lang)  # zh-Hant falls back to zh, then en
+
+
+def _grouped(rows: list[Row], var: str) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
+    for row in rows:
+        out.setdefault(row[var]["value"], []).append(row)
+    return out
+
+
+def _distinct(rows: list[Row], var: str) -> list[str]:
+    return sorted({row[var]["value"] for row in rows if var in row})
+
+
+def _values(var: str, iris: list[str]) -> str:
+    return values_block(var, (iri_node(iri) for iri in iris))
+
+
+def _criterion(head: Row, rows: list[Row]) -> Criterion:
+    return Criterion(iri=head["c"]["value"], id=head["code"]["value"],
+                     ordinal=int(head.get("ord", {}).get("value", 999)), labels=_labels(rows, "l"),
+                     pass_messages=_labels(rows, "m"), requires=_distinct(rows, "f"), one_of=_distinct(rows, "alt"),
+                     reads=_distinct(rows, "reads"), citation_iris=_distinct(rows, "cite"))
+
+
+def _input_fact(name: str, rows: list[Row]) -> InputFact:
+    first = rows[0]
+    fact = InputFact(iri=first["f"]["value"], name=name, kind=first["kind"]["value"],
+                     multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
+                     entity_class=first.get("cls", {}).get("value"))
+    if "min" in first:
+        text = first["min"]["value"]
+        fact.minimum = int(text) if re.fullmatch(r"[+-]?\d+", text) else Decimal(text)
+    if "scheme" in first:
+        fact.scheme = first["scheme"]["value"]
+    return fact
 
 
 class RulesEngine:
@@ -169,14 +241,18 @@ class RulesEngine:
         self.store_lock = threading.Lock()
         self.max_list = _env_int(MAX_LIST_ENV, DEFAULT_MAX_LIST)
         self.max_string = _env_int(MAX_STRING_ENV, DEFAULT_MAX_STRING)
+        self._terms = _Terms()
         names = {r["n"]["value"] for r in self._select("SELECT ?n WHERE { ?f a ck:InputFact ; ck:jsonName ?n }")}
         self.input_facts = self._load_facts(names)
         self.rules: dict[str, Rule] = {r.id: r for r in self._load_rules()}
+        del self._terms  # start-up only
         self.preparation = Preparation(self._select, citations, self.input_facts)
-        for rule in self.rules.values():
-            for criterion in rule.criteria:
-                criterion.rests_on = self.preparation.tiers.for_criterion(criterion.iri)
-        problems = [p for rule in self.rules.values() for p in compile_checks(rule)]
+        criteria = [c for rule in self.rules.values() for c in rule.criteria]
+        rests_on = self.preparation.tiers.for_criteria([c.iri for c in criteria])
+        for criterion in criteria:
+            criterion.rests_on = rests_on[criterion.iri]
+        compiled: CheckOutcomes = {}
+        problems = [p for rule in self.rules.values() for p in compile_checks(rule, compiled)]
         if problems:
             raise RuleChecksInvalid(problems)
 
@@ -185,142 +261,156 @@ class RulesEngine:
         return self.backend.select(_PROLOGUE + query, bindings)
 
     def _load_rules(self) -> list[Rule]:
-        rules = []
-        for row in self._select("SELECT ?r ?code ?cls WHERE { ?r a ck:EligibilityRule ; ck:code ?code ; "
-                                "ck:factSetClass ?cls } ORDER BY ?code"):
-            rules.append(self._load_rule(row["r"]["value"], row["code"]["value"], row["cls"]["value"]))
-        return rules
-
-    def _load_rule(self, iri: str, code: str, fact_set_class: str) -> Rule:
-        one = {"rule": iri_node(iri)}
-        labels = _labels(self._select("SELECT ?rule ?l WHERE { ?rule rdfs:label ?l }", one), "l")
-        applies = sorted(r["x"]["value"] for r in self._select("SELECT ?rule ?x WHERE { ?rule ck:appliesTo ?x }", one))
-        cites = sorted(r["c"]["value"] for r in self._select("SELECT ?rule ?c WHERE { ?rule ck:citation ?c }", one))
+        """Every rule, read with a few queries over all rules at once (VALUES) rather than dozens per rule:
+        rules share most of what they read, and an external store answers each query over HTTP."""
+        heads = self._select("SELECT ?r ?code ?cls WHERE { ?r a ck:EligibilityRule ; ck:code ?code ; "
+                             "ck:factSetClass ?cls } ORDER BY ?code")
+        rule_iris = sorted({row["r"]["value"] for row in heads})
         # what the source leaves unstated: said on the rule, or on the index it applies
-        unstated = sorted({r["a"]["value"] for r in self._select(
-            "SELECT ?rule ?a WHERE { { ?rule ck:unstatedAspect ?a } UNION "
-            "{ ?rule ck:appliesTo/ck:aspectNotStated ?a } }", one)})
-        criteria = []
-        for row in self._select("""SELECT ?rule ?c ?code (SAMPLE(?o) AS ?ord) WHERE {
-                ?rule ck:hasCriterion ?c . ?c ck:code ?code . OPTIONAL { ?c ck:ordinal ?o }
-            } GROUP BY ?rule ?c ?code""", one):
-            c = row["c"]["value"]
-            crit_rows = self._select("""SELECT ?c ?l ?m ?f ?alt ?reads ?cite WHERE {
-                { ?c rdfs:label ?l } UNION { ?c ck:passMessage ?m } UNION
-                { ?c ck:requiresFact/ck:jsonName ?f } UNION { ?c ck:requiresOneOf/ck:jsonName ?alt } UNION
-                { ?c ck:readsFact/ck:jsonName ?reads } UNION { ?c ck:citation ?cite } }""", {"c": iri_node(c)})
-            criteria.append(Criterion(
-                iri=c, id=row["code"]["value"], ordinal=int(row.get("ord", {}).get("value", 999)),
-                labels=_labels(crit_rows, "l"), pass_messages=_labels(crit_rows, "m"),
-                requires=sorted({r["f"]["value"] for r in crit_rows if "f" in r}),
-                one_of=sorted({r["alt"]["value"] for r in crit_rows if "alt" in r}),
-                reads=sorted({r["reads"]["value"] for r in crit_rows if "reads" in r}),
-                citation_iris=sorted({r["cite"]["value"] for r in crit_rows if "cite" in r})))
-        criteria.sort(key=lambda c: (c.ordinal, c.id))
+        about = _grouped(self._select(f"""SELECT ?rule ?l ?x ?cite ?a ?q WHERE {{ {_values("rule", rule_iris)}
+            {{ ?rule rdfs:label ?l }} UNION {{ ?rule ck:appliesTo ?x }} UNION {{ ?rule ck:citation ?cite }} UNION
+            {{ ?rule ck:unstatedAspect ?a }} UNION {{ ?rule ck:appliesTo/ck:aspectNotStated ?a }} UNION
+            {{ ?rule ck:kbSlice ?q }} }}"""), "rule")
+        criteria = self._criterion_rows(rule_iris)
+        drafts = [self._draft(row, about.get(row["r"]["value"], []), *criteria) for row in heads]
+        slices = self._slices([parameters for _, parameters in drafts])
+        for rule, parameters in drafts:
+            self._set_base(rule, parameters, slices)
+        return [rule for rule, _ in drafts]
+
+    def _criterion_rows(self, rule_iris: list[str]) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
+        """(rule IRI → its criteria, one row each; criterion IRI → the rows of its labels, facts, citations)."""
+        heads = _grouped(self._select(f"""SELECT ?rule ?c ?code (SAMPLE(?o) AS ?ord) WHERE {{
+                {_values("rule", rule_iris)} ?rule ck:hasCriterion ?c . ?c ck:code ?code .
+                OPTIONAL {{ ?c ck:ordinal ?o }} }} GROUP BY ?rule ?c ?code"""), "rule")
+        iris = sorted({row["c"]["value"] for rows in heads.values() for row in rows})
+        details = _grouped(self._select(f"""SELECT ?c ?l ?m ?f ?alt ?reads ?cite WHERE {{ {_values("c", iris)}
+                {{ ?c rdfs:label ?l }} UNION {{ ?c ck:passMessage ?m }} UNION
+                {{ ?c ck:requiresFact/ck:jsonName ?f }} UNION {{ ?c ck:requiresOneOf/ck:jsonName ?alt }} UNION
+                {{ ?c ck:readsFact/ck:jsonName ?reads }} UNION {{ ?c ck:citation ?cite }} }}"""), "c")
+        return heads, details
+
+    def _draft(self, head: Row, about: list[Row], criterion_heads: dict[str, list[Row]],
+               criterion_details: dict[str, list[Row]]) -> tuple[Rule, list[Triple]]:
+        """The rule without its KB slice, and the parameters its criterion shapes carry."""
+        iri = head["r"]["value"]
+        criteria = sorted((_criterion(row, criterion_details.get(row["c"]["value"], []))
+                           for row in criterion_heads.get(iri, [])), key=lambda c: (c.ordinal, c.id))
         facts = {name: self.input_facts[name] for c in criteria for name in (*c.requires, *c.one_of, *c.reads)}
-        shapes = self._shapes_graph(criteria)
-        parameters = Graph()
-        for s, p, o in shapes:  # what checks read of their criterion shape: parameters and labels
-            if isinstance(s, URIRef) and (str(p).startswith(str(CK)) or p == RDFS.label):
-                parameters.add((s, p, o))
-        base = self._implied_slice(parameters) + self._scheme_mappings(facts)
-        for row in self._select("SELECT ?rule ?q WHERE { ?rule ck:kbSlice ?q }", one):  # extra KB a custom shape reads
-            base += self._construct(row["q"]["value"])
-        base += parameters  # criterion shapes' own parameters, read through $currentShape
-        for value in set(parameters.objects()):
+        shapes, parameters = self._shapes_graph(criteria)
+        rule = Rule(iri=iri, id=head["code"]["value"], labels=_labels(about, "l"), applies_to=_distinct(about, "x"),
+                    fact_set_class=head["cls"]["value"], criteria=criteria, facts=facts,
+                    citation_iris=_distinct(about, "cite"), unstated=_distinct(about, "a"), shapes=shapes,
+                    base=Graph(store="SimpleMemory"), kb_slices=_distinct(about, "q"))
+        return rule, parameters
+
+    def _set_base(self, rule: Rule, parameters: list[Triple], slices: _Slices) -> None:
+        """The rule's KB slice (`base`) and its store: the facts the shared checks read, implied by the
+        criteria's parameters, what a custom shape declares it reads (ck:kbSlice), the parameters
+        themselves (read through $currentShape), and the labels of the IRIs they name."""
+        triples = slices.implied(parameters, rule.facts)
+        for query in rule.kb_slices:
+            triples += self._triples(_as_select(query))
+        triples += parameters
+        for value in dict.fromkeys(o for _, _, o in parameters):
             if isinstance(value, URIRef):
-                for triple in self._label_triples(value):
-                    base.add(triple)
-        store = ox.Store()
-        store.bulk_extend(to_oxigraph_quad(t) for t in base)
-        return Rule(iri=iri, id=code, labels=labels, applies_to=applies, fact_set_class=fact_set_class,
-                    criteria=criteria, facts=facts, citation_iris=cites, unstated=unstated, shapes=shapes,
-                    base=base, store=store)
+                triples += self._label_triples(value)
+        unique = list(dict.fromkeys(triples))
+        for triple in unique:
+            rule.base.add(triple)
+        rule.store.bulk_extend([to_oxigraph_quad(t) for t in unique])
+
+    def _slices(self, parameters: list[list[Triple]]) -> _Slices:
+        """The KB facts the shared checks read, for every arrangement (ck:eligibleUnder), role
+        (ck:heldRole) and code list the rules name, each read once however many rules name it: every
+        fact of an arrangement; every assignment of a role, with its member's labels and code and its
+        arrangement's start; a code list's mappings and rating scales."""
+        named = {p: sorted({str(o) for triples in parameters for _, q, o in triples if q == p})
+                 for p in (CK.eligibleUnder, CK.heldRole)}
+        unders, roles = named[CK.eligibleUnder], named[CK.heldRole]
+        schemes = sorted({f.scheme for f in self.input_facts.values() if f.scheme})
+        return _Slices(
+            under=self._slice("under", unders, f"""SELECT DISTINCT ?under ?s ?p ?o WHERE {{
+                {{ {_values("under", unders)} ?under ?p ?o BIND(?under AS ?s) }}
+                UNION {{ {_values("under", unders)} ?under ?q ?s . FILTER(?q != ck:citation) ?s ?p ?o .
+                        FILTER(?p NOT IN (skos:definition, skos:editorialNote, ck:citation)) }} }}"""),
+            role=self._slice("role", roles, f"""SELECT DISTINCT ?role ?s ?p ?o WHERE {{
+                {{ {_values("role", roles)} ?s org:role ?role ; ?p ?o }}
+                UNION {{ {_values("role", roles)} ?ra org:role ?role ; org:member ?s . ?s ?p ?o .
+                        FILTER(?p IN (rdfs:label, ck:code)) }}
+                UNION {{ {_values("role", roles)} ?ra org:role ?role ; ck:withinArrangement ?s . ?s ?p ?o .
+                        FILTER(?p = ck:effectiveFromPeriod) }} }}"""),
+            scheme=self._slice("scheme", schemes, f"""SELECT DISTINCT ?scheme ?s ?p ?o WHERE {{
+                {_values("scheme", schemes)} ?s skos:inScheme ?scheme ; ?p ?o .
+                FILTER(?p IN (skos:exactMatch, ck:ratingAgency, ck:ratingRank, ck:investmentGrade)) }}"""))
+
+    def _slice(self, var: str, keys: list[str], select: str) -> dict[str, list[Triple]]:
+        out: dict[str, list[Triple]] = {key: [] for key in keys}
+        if keys:
+            term = self._terms
+            for row in self._select(select):
+                out[row[var]["value"]].append((term(row["s"]), term(row["p"]), term(row["o"])))
+        return out
 
     def _load_facts(self, names: set[str]) -> dict[str, InputFact]:
+        rows = _grouped(self._select("""SELECT ?name ?f ?kind ?multiple ?l ?scheme ?cls ?min WHERE {
+            ?f a ck:InputFact ; ck:jsonName ?name ; ck:valueKind/ck:code ?kind .
+            OPTIONAL { ?f ck:multiple ?multiple } OPTIONAL { ?f rdfs:label ?l }
+            OPTIONAL { ?f ck:valuesFrom ?scheme } OPTIONAL { ?f ck:entityClass ?cls }
+            OPTIONAL { ?f ck:minimumValue ?min } }"""), "name")
         facts: dict[str, InputFact] = {}
         for name in sorted(names):
-            rows = self._select("""SELECT ?name ?f ?kind ?multiple ?l ?scheme ?cls ?min WHERE {
-                ?f a ck:InputFact ; ck:jsonName ?name ; ck:valueKind/ck:code ?kind .
-                OPTIONAL { ?f ck:multiple ?multiple } OPTIONAL { ?f rdfs:label ?l }
-                OPTIONAL { ?f ck:valuesFrom ?scheme } OPTIONAL { ?f ck:entityClass ?cls }
-                OPTIONAL { ?f ck:minimumValue ?min } }""",
-                                {"name": ox.Literal(name)})
-            if not rows:
+            if not rows.get(name):
                 raise ValueError(f"a criterion requires input fact '{name}', which no ck:InputFact declares")
-            first = rows[0]
-            fact = InputFact(iri=first["f"]["value"], name=name, kind=first["kind"]["value"],
-                             multiple=first.get("multiple", {}).get("value") == "true", labels=_labels(rows, "l"),
-                             entity_class=first.get("cls", {}).get("value"))
-            if "min" in first:
-                text = first["min"]["value"]
-                fact.minimum = int(text) if re.fullmatch(r"[+-]?\d+", text) else Decimal(text)
-            if "scheme" in first:
-                fact.scheme = first["scheme"]["value"]
-                for row in self._select("SELECT ?scheme ?c ?code WHERE { ?c skos:inScheme ?scheme ; ck:code ?code }",
-                                        {"scheme": iri_node(fact.scheme)}):
-                    fact.codes[row["code"]["value"]] = row["c"]["value"]
-            if fact.kind == "rating":
-                for row in self._select("""SELECT ?scheme ?c ?agency ?symbol WHERE { ?c skos:inScheme ?scheme ;
-                        ck:ratingAgency/ck:code ?agency ; ck:ratingSymbol ?symbol }""",
-                                        {"scheme": iri_node(fact.scheme or "")}):
-                    fact.grades[(row["agency"]["value"], row["symbol"]["value"])] = row["c"]["value"]
-                fact.agencies = {r["code"]["value"] for r in self._select(
-                    "SELECT ?code WHERE { ?a skos:inScheme kb:rating-agency-scheme ; ck:code ?code }")}
-            facts[name] = fact
+            facts[name] = _input_fact(name, rows[name])
+        self._add_codes(list(facts.values()))
         return facts
 
-    def _implied_slice(self, parameters: Graph) -> Graph:
-        """The KB facts the shared checks read, implied by the criteria's parameters: every fact of
-        each arrangement a criterion names (ck:eligibleUnder), and every assignment of each role it
-        names (ck:heldRole) with its member's labels and its arrangement's start."""
-        graph = Graph()
-        for under in set(parameters.objects(None, CK.eligibleUnder)):
-            graph += self._triples("""SELECT DISTINCT ?under ?s ?p ?o WHERE {
-                { ?under ?p ?o BIND(?under AS ?s) }
-                UNION { ?under ?q ?s . FILTER(?q != ck:citation) ?s ?p ?o .
-                        FILTER(?p NOT IN (skos:definition, skos:editorialNote, ck:citation)) } }""",
-                                   {"under": iri_node(str(under))})
-        for role in set(parameters.objects(None, CK.heldRole)):
-            graph += self._triples("""SELECT DISTINCT ?role ?s ?p ?o WHERE {
-                { ?s org:role ?role ; ?p ?o }
-                UNION { ?ra org:role ?role ; org:member ?s . ?s ?p ?o . FILTER(?p IN (rdfs:label, ck:code)) }
-                UNION { ?ra org:role ?role ; ck:withinArrangement ?s . ?s ?p ?o .
-                        FILTER(?p = ck:effectiveFromPeriod) } }""", {"role": iri_node(str(role))})
-        return graph
+    def _add_codes(self, facts: list[InputFact]) -> None:
+        """The codes of enumerated facts and the grades and agencies of ratings, read for all facts at once."""
+        schemes = sorted({f.scheme for f in facts if f.scheme})
+        codes = _grouped(self._select(f"""SELECT ?scheme ?c ?code WHERE {{ {_values("scheme", schemes)}
+            ?c skos:inScheme ?scheme ; ck:code ?code }}"""), "scheme") if schemes else {}
+        ratings = [f for f in facts if f.kind == "rating"]
+        rated = sorted({f.scheme or "" for f in ratings})
+        grades = _grouped(self._select(f"""SELECT ?scheme ?c ?agency ?symbol WHERE {{ {_values("scheme", rated)}
+            ?c skos:inScheme ?scheme ; ck:ratingAgency/ck:code ?agency ; ck:ratingSymbol ?symbol }}"""),
+                          "scheme") if ratings else {}
+        agencies = {r["code"]["value"] for r in self._select(
+            "SELECT ?code WHERE { ?a skos:inScheme kb:rating-agency-scheme ; ck:code ?code }")} if ratings else set()
+        for fact in facts:
+            for row in codes.get(fact.scheme or "", []):
+                fact.codes[row["code"]["value"]] = row["c"]["value"]
+            if fact.kind == "rating":
+                for row in grades.get(fact.scheme or "", []):
+                    fact.grades[(row["agency"]["value"], row["symbol"]["value"])] = row["c"]["value"]
+                fact.agencies = set(agencies)
 
-    def _scheme_mappings(self, facts: dict[str, InputFact]) -> Graph:
-        """What the checks read of the facts' own code lists: mappings and rating scales."""
-        graph = Graph()
-        for scheme in sorted({f.scheme for f in facts.values() if f.scheme}):
-            graph += self._triples("""SELECT DISTINCT ?scheme ?s ?p ?o WHERE { ?s skos:inScheme ?scheme ; ?p ?o .
-                FILTER(?p IN (skos:exactMatch, ck:ratingAgency, ck:ratingRank, ck:investmentGrade)) }""",
-                                   {"scheme": iri_node(scheme)})
-        return graph
+    def _triples(self, select: str) -> list[Triple]:
+        term = self._terms
+        return [(term(row["s"]), term(row["p"]), term(row["o"])) for row in self._select(select)]
 
-    def _construct(self, query: str) -> Graph:
-        return self._triples(_as_select(query))
-
-    def _triples(self, select: str, bindings: Bindings | None = None) -> Graph:
-        graph = Graph()
-        for row in self.backend.select(_PROLOGUE + select, bindings):
-            graph.add((rdflib_term(row["s"]), rdflib_term(row["p"]), rdflib_term(row["o"])))
-        return graph
-
-    def _shapes_graph(self, criteria: list[Criterion]) -> Graph:
-        """The criteria's shapes with everything they hang on (property shapes, SPARQL, prefixes)."""
+    def _shapes_graph(self, criteria: list[Criterion]) -> tuple[Graph, list[Triple]]:
+        """The criteria's shapes with everything they hang on (property shapes, SPARQL, prefixes), and what
+        checks read of their criterion shape: its parameters and labels."""
         roots = values_block("root", (iri_node(c.iri) for c in criteria))
         rows = self._select(f"""SELECT ?root ?s ?p ?o WHERE {{
             {roots}
             {{ ?root ({_SHAPE_PATH})* ?s }} UNION {{ ?root ck:undeterminedShape/({_SHAPE_PATH})* ?s }}
             ?s ?p ?o }}""")
-        graph = Graph()
         by_iri = {c.iri: c for c in criteria}
+        term = self._terms
+        triples = []
         for row in rows:
-            s = rdflib_term(row["s"])
-            graph.add((s, rdflib_term(row["p"]), rdflib_term(row["o"])))
+            s = term(row["s"])
+            triples.append((s, term(row["p"]), term(row["o"])))
             by_iri[row["root"]["value"]].shape_nodes.add(s)
-        return graph
+        # the terms are shared objects (`_Terms`): a triple reached from several roots is added once
+        unique = list({tuple(map(id, t)): t for t in triples}.values())
+        graph = Graph()
+        for triple in unique:
+            graph.add(triple)
+        return graph, [t for t in unique if isinstance(t[0], URIRef) and (t[1].startswith(_CK) or t[1] == RDFS.label)]
 
     # ------------------------------------------------------------------ facts → RDF
     def facts_to_graph(self, rule: Rule, facts: dict[str, Any], as_of: dt.date) -> Graph:
@@ -571,17 +661,22 @@ def _label_entry_bytes(key: str, triples: list[tuple[Any, Any, Any]]) -> int:
     return 200 + 2 * len(key.encode("utf-8")) + sum(200 + len(str(o).encode("utf-8")) for _, _, o in triples)
 
 
-def compile_checks(rule: Rule) -> list[Violation]:
+CheckOutcomes = dict[tuple[str, tuple[str, ...]], str | None]  # (query, pre-bound variables) → why not compiled
+
+
+def compile_checks(rule: Rule, compiled: CheckOutcomes | None = None) -> list[Violation]:
     """Every SHACL-SPARQL text the rule's shapes run, prepared as pySHACL runs them (its prefixes, its
     pre-bound $this and $currentShape, Oxigraph's parser) against an empty store: what would otherwise
-    fail only when an evaluation reaches it."""
+    fail only when an evaluation reaches it. The prepared texts are kept in `rule.checks`. `compiled`
+    remembers why each text does not compile (None: it does) across rules, which share most checks:
+    a text that does not compile is still reported for every shape that runs it."""
+    compiled = {} if compiled is None else compiled
     problems: list[Violation] = []
     try:
         shapes = ShapesGraph(rule.shapes).shapes
     except (ConstraintLoadError, ReportableRuntimeError) as exc:
         return [Violation(f"the rule's shapes do not load: {_first_line(exc)}", f"rule {rule.id}", None, None,
                           "Violation")]
-    empty = ox.Store()
     for shape in shapes:
         if not set(shape.objects(SH.sparql)):
             continue
@@ -596,14 +691,34 @@ def compile_checks(rule: Rule) -> list[Violation]:
             try:
                 bindings, text = helper.pre_bind_variables(FACT_SET)
                 substitutions = {ox.Variable(name): to_oxigraph(term) for name, term in bindings.items()}
-                result = empty.query(helper.apply_prefixes(text), substitutions=substitutions)
-                if isinstance(result, ox.QuerySolutions):
-                    list(result)
-            except (SyntaxError, ValueError, RuntimeError, OSError, ValidationFailure, ReportableRuntimeError,
-                    NotImplementedError) as exc:
-                problems.append(Violation(f"the SPARQL does not compile: {_first_line(exc)}", check, where, None,
-                                          "Violation"))
+                query = helper.apply_prefixes(text)
+            except _COMPILE_ERRORS as exc:
+                why = _first_line(exc)
+            else:
+                key = (query, tuple(sorted(bindings)))
+                if key not in compiled:
+                    compiled[key] = _why_not(query, substitutions)
+                why = compiled[key]
+                if why is None:
+                    rule.checks[(str(shape.node), str(helper.node))] = (query, substitutions)
+            if why is not None:
+                problems.append(Violation(f"the SPARQL does not compile: {why}", check, where, None, "Violation"))
     return problems
+
+
+_COMPILE_ERRORS = (SyntaxError, ValueError, RuntimeError, OSError, ValidationFailure, ReportableRuntimeError,
+                   NotImplementedError)
+
+
+def _why_not(query: str, substitutions: dict[ox.Variable, Any]) -> str | None:
+    """Why Oxigraph cannot run the query, on an empty store; None where it can."""
+    try:
+        result = ox.Store().query(query, substitutions=substitutions)
+        if isinstance(result, ox.QuerySolutions):
+            list(result)
+    except _COMPILE_ERRORS as exc:
+        return _first_line(exc)
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

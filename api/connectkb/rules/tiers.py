@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common.backend import values_block
 from ..common.ids import iri_node
 
 
@@ -34,22 +35,33 @@ class SourceTiers:
         self.caveat_tiers = {r["code"]["value"] for r in self.select(
             "SELECT ?code WHERE { ?t a ck:Tier ; ck:code ?code ; ck:caveatInAnswers true }")}
 
-    def for_criterion(self, criterion_iri: str) -> RestsOn:
-        one = {"c": iri_node(criterion_iri)}
-        # the bindings join at the end of the query (VALUES): patterns only, no filter over ?c
-        rows = self.select("""SELECT ?c ?u ?cite ?dateCite ?dated WHERE {
-            ?c (ck:undeterminedShape?) ?shape .
+    def for_criteria(self, criterion_iris: list[str]) -> dict[str, RestsOn]:
+        """What each criterion rests on, read for all criteria at once."""
+        iris = sorted(set(criterion_iris))
+        rows = self._rows(iris, """?c (ck:undeterminedShape?) ?shape .
             { ?shape ck:eligibleUnder ?u } UNION { ?shape ck:heldRole ?role . ?u org:role ?role }
             ?shape sh:sparql ?check .
             OPTIONAL { ?check ck:readsDates ?dated }
             OPTIONAL { ?u ck:dateCitation ?dateCite }
-            OPTIONAL { ?u ck:citation ?cite } }""", one)
-        iris = {(r["dateCite"] if "dateCite" in r and r.get("dated", {}).get("value") == "true" else
-                 r.get("cite", {})).get("value") for r in rows}
-        iris.discard(None)
-        if not rows:
-            iris = {r["cite"]["value"] for r in self.select("SELECT ?c ?cite WHERE { ?c ck:citation ?cite }", one)}
-        cited = sorted(iris)
+            OPTIONAL { ?u ck:citation ?cite }""")
+        unnamed = [c for c in iris if c not in rows]  # a criterion naming no resource rests on its own citations
+        own = self._rows(unnamed, "?c ck:citation ?cite") if unnamed else {}
+        out = {}
+        for c in iris:
+            cited = {(r["dateCite"] if "dateCite" in r and r.get("dated", {}).get("value") == "true" else
+                      r.get("cite", {})).get("value") for r in rows[c]} if c in rows else \
+                {r["cite"]["value"] for r in own.get(c, [])}
+            out[c] = self._rests_on(sorted(i for i in cited if i is not None))
+        return out
+
+    def _rows(self, criterion_iris: list[str], pattern: str) -> dict[str, list[dict[str, Any]]]:
+        values = values_block("c", (iri_node(c) for c in criterion_iris))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in self.select(f"SELECT ?c ?u ?cite ?dateCite ?dated WHERE {{ {values} {pattern} }}"):
+            out.setdefault(row["c"]["value"], []).append(row)
+        return out
+
+    def _rests_on(self, cited: list[str]) -> RestsOn:
         tiers = sorted({c["tier"] for c in self.citations(cited, "en") if c.get("tier")})
         return RestsOn(cited, tiers, bool(tiers) and set(tiers) <= self.caveat_tiers)
 

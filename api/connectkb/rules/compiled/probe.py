@@ -8,13 +8,10 @@ import datetime as dt
 import threading
 from typing import Any
 
-import pyoxigraph as ox
-from pyshacl.constraints.sparql.sparql_based_constraints import SPARQLBasedConstraint
-from pyshacl.shapes_graph import ShapesGraph
 from rdflib import RDF, RDFS, XSD, Literal, URIRef
 
 from ...common.namespaces import CK
-from ...knowledge.loader import to_oxigraph, to_oxigraph_quad
+from ...knowledge.loader import to_oxigraph_quad
 
 FACT_SET = URIRef("https://w3id.org/connectkb/evaluation/fact-set")
 
@@ -26,13 +23,10 @@ class Prober:
         # The rule's own store, which the reference validates: GROUP_CONCAT order is the store's
         # (a copy of the same quads orders them differently). Probes hold the reference's lock.
         self.lock = lock or threading.Lock()
-        self.helpers: dict[tuple[str, str], Any] = {}  # (shape IRI, check IRI) → pySHACL's query helper
+        # (shape IRI, check IRI) → (query text, pre-bound variables), as pySHACL runs it: prepared by
+        # the reference engine's compile_checks
+        self.helpers: dict[tuple[str, str], tuple[str, dict[Any, Any]]] = rule.checks
         self.runs = 0  # probes run (at compile time, then at evaluation time)
-        for shape in ShapesGraph(rule.shapes).shapes:
-            if not set(shape.objects(URIRef("http://www.w3.org/ns/shacl#sparql"))):
-                continue
-            for helper in SPARQLBasedConstraint(shape).sparql_constraints:
-                self.helpers[(str(shape.node), str(helper.node))] = helper
 
     def fact_triples(self, values: dict[str, list[Any]], as_of: dt.date) -> list[tuple[Any, Any, Any]]:
         """The fact set as the reference adds it: type, as-of, facts, and the labels of IRIs it names."""
@@ -50,17 +44,15 @@ class Prober:
 
     def run(self, shape: str, check: str, triples: list[tuple[Any, Any, Any]]) -> list[dict[str, str]]:
         """The rows the check yields for this fact set, in Oxigraph's order (bound variables only)."""
-        helper = self.helpers[(shape, check)]
+        text, subs = self.helpers[(shape, check)]
         self.runs += 1
-        bindings, text = helper.pre_bind_variables(FACT_SET)
-        subs = {ox.Variable(str(k)): to_oxigraph(v) for k, v in bindings.items()}
         store = self.rule.store
         quads = [to_oxigraph_quad(t) for t in triples]
         with self.lock:
             added = [q for q in quads if q not in store]
             store.extend(added)
             try:
-                rows = self._query(store, helper.apply_prefixes(text), subs)
+                rows = self._query(store, text, subs)
             finally:
                 for q in added:
                     store.remove(q)
