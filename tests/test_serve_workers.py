@@ -1,8 +1,11 @@
-"""`connectkb serve --workers N`: N processes share one socket, and the first SIGTERM stops them all,
-leaving no process and no temporary store behind."""
+"""`connectkb serve --workers N`: N processes serve one port, each on a socket of its own; both take part when
+a client opens its connections at once, and the first SIGTERM stops them all, leaving no process and no
+temporary store behind."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -69,3 +72,48 @@ def test_two_workers_serve_one_port_and_stop_on_the_first_sigterm(tmp_path: Path
     finally:
         if server.poll() is None:
             server.kill()
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_two_workers_share_clients_that_open_their_connections_at_once() -> None:
+    """A client opening its keep-alive connections all at once is served by both workers, not by whichever
+    woke first (the workers' CPU time shows who answered)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "connectkb", "serve", "--port", str(port), "--workers", "2",
+                               "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert server.stderr is not None
+        ready = 0
+        while ready < 2:  # both workers built their apps
+            line = server.stderr.readline()
+            assert line, f"the server stopped before its workers were ready (exit {server.poll()})"
+            ready += b"ready" in line
+        workers = [int(c) for c in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()]
+        assert len(workers) == 2
+        before = {pid: _cpu_ticks(pid) for pid in workers}
+        # every connection opened before the first request, in a burst, as wrk opens them: the kernel
+        # completes them all before a worker wakes to accept
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=60) for _ in range(32)]
+        body = json.dumps({"facts": {"age": 17}, "as_of": "2025-03-01"})
+        try:
+            for client in clients:
+                client.connect()
+            for _ in range(15):
+                for client in clients:
+                    client.request("POST", "/v1/rules/witness-account-opening/evaluate", body,
+                                   {"Content-Type": "application/json"})
+                    answer = client.getresponse()
+                    answer.read()
+                    assert answer.status == 200
+        finally:
+            for client in clients:
+                client.close()
+        used = {pid: _cpu_ticks(pid) - before[pid] for pid in workers}
+        assert min(used.values()) >= 0.1 * sum(used.values()), f"CPU ticks per worker: {used}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

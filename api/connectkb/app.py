@@ -23,7 +23,7 @@ from .common.http import field_error
 from .common.ids import BadIdentifier
 from .common.problems import EXCEPTION_HANDLERS as PROBLEM_HANDLERS
 from .common.problems import PROBLEM_RESPONSES, ProblemNormaliser
-from .engines import build_engines
+from .engines import Engines, build_engines
 from .knowledge import routes as knowledge_routes
 from .knowledge.load import LoadedKB, load
 from .linked_data import routes as linked_data_routes
@@ -53,10 +53,12 @@ def _issued(releases: ReleaseStore, release: str | None) -> dt.date | None:
         return None
 
 
-def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None) -> FastAPI:
-    """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse."""
+def create_app(kb: LoadedKB | None = None, sparql_timeout_s: float | None = None,
+               engines: Engines | None = None) -> FastAPI:
+    """Build the app on a loaded KB; with none given, load (and validate) the KB now or refuse. `engines`
+    built over that KB before (by a parent process that forks workers) are used as they are."""
     kb = kb or load()
-    engines = build_engines(kb.backend)
+    engines = engines or build_engines(kb.backend)
     entities, rules, compiled = engines.entities, engines.rules, engines.compiled
     changes = ChangesEngine(kb.backend, entities)
     releases = ReleaseStore()

@@ -109,10 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         kb = load()
-        # every rule's checks compile here: a broken one refuses the start like bad Turtle
-        app = create_app(kb) if args.workers <= 1 else None
-        if app is None:
-            build_engines(kb.backend)
+        # every rule's checks compile here, once: a broken one refuses the start like bad Turtle, and
+        # forked workers share the compiled engines
+        engines = build_engines(kb.backend)
     except (KBInvalid, KBSyntaxError, RemoteStoreError) as exc:
         if args.json:
             print_json({"serving": False, "error": "the knowledge base does not pass its integrity checks",
@@ -130,7 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"connectkb {__version__}: KB release {kb.release}, {kb.triple_count} triples, "
               f"loaded and validated in {kb.timings['total_s']:.2f}s; {args.workers} worker(s) on "
               f"http://{args.host}:{args.port}", file=sys.stderr)
-    return serve(lambda: app or create_app(kb), args.host, args.port, args.workers, args.log_level)
+    return serve(lambda: create_app(kb, engines=engines), args.host, args.port, args.workers, args.log_level)
 
 
 def _eval(args: argparse.Namespace) -> int:
