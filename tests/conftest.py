@@ -15,10 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from connectkb.app import create_app
 from connectkb.common import paths
 from connectkb.knowledge.load import LoadedKB, load
+from connectkb.time.known_at import Engines, engines_for
 
 REPO = Path(__file__).resolve().parent.parent
 # commands the tests start (`python -m connectkb …`) run the working tree too, not an installed copy
@@ -63,6 +65,19 @@ def seeds() -> Path:
 @pytest.fixture(scope="session")
 def kb(seeds: Path) -> LoadedKB:
     return load(seeds=seeds)
+
+
+@pytest.fixture(scope="session")
+def engines(kb: LoadedKB) -> Engines:
+    """The current release's engines, as the app builds them (compiled rules, timelines, counterfactuals)."""
+    return engines_for(kb.backend, kb.release, None, True)
+
+
+@pytest.fixture(scope="session")
+def client(kb: LoadedKB) -> Iterator[TestClient]:
+    """The app on the embedded store, in process."""
+    with TestClient(create_app(kb)) as c:
+        yield c
 
 
 class LiveServer:

@@ -5,7 +5,6 @@ the first day on which one would."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,9 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from connectkb.app import create_app
-from connectkb.knowledge.load import LoadedKB
-from connectkb.time.known_at import Engines, engines_for
+from connectkb.rules import routes
+from connectkb.rules.counterfactuals import SearchTooLong
+from connectkb.time.known_at import Engines
 
 QUESTIONS = yaml.safe_load((Path(__file__).parent / "rules" / "indices.yaml").read_text(encoding="utf-8"))["questions"]
 INDEX_RULES = sorted({q["rule"] for q in QUESTIONS})
@@ -25,17 +24,6 @@ CITI_BOND = {"residual_maturity_years": 2.5, "outstanding_cny": 2_000_000_000, "
              "denomination_currency": "CNY", "settlement_currency": "CNY", "features": [],
              "issuer_type": "foreign-corporate", "issuer_domicile": "offshore",
              "issue_rating": {"agency": "moodys", "grade": "A2"}}
-
-
-@pytest.fixture(scope="module")
-def engines(kb: LoadedKB) -> Engines:
-    return engines_for(kb.backend, kb.release, None, True)
-
-
-@pytest.fixture(scope="module")
-def client(kb: LoadedKB) -> Iterator[TestClient]:
-    with TestClient(create_app(kb)) as c:
-        yield c
 
 
 def applied(facts: dict[str, Any], option: dict[str, Any]) -> dict[str, Any]:
@@ -196,3 +184,32 @@ def test_an_implied_fact_counts_for_the_criterion_it_settles(engines: Engines) -
     assert {s["criterion"] for s in step["satisfies"]} == {"issuer-type", "bond-type"}
     assert_each_option_makes_it_eligible(engines, "index-fubon-guanghua-gov-dim-sum", facts, dt.date(2012, 8, 1),
                                          found)
+
+
+def test_a_search_within_its_work_bound_is_the_whole_search_and_one_beyond_it_answers_nothing(
+        engines: Engines) -> None:
+    """The API first searches on its event loop with a bound on the work, and searches again, whole, off
+    the loop when the bound is passed: within the bound the answer is the whole search's, to the byte."""
+    bound, within, beyond = 40, 0, 0
+    for q in QUESTIONS:
+        day = dt.date.fromisoformat(str(q["as_of"]))
+        whole = engines.counterfactuals.search(q["rule"], q["facts"], day)
+        try:
+            bounded = engines.counterfactuals.search(q["rule"], q["facts"], day, max_work=bound)
+        except SearchTooLong:
+            beyond += 1
+            continue
+        assert bounded == whole
+        within += 1
+    assert within and beyond, (within, beyond)
+
+
+def test_the_api_answers_a_search_past_the_event_loops_share_whole(
+        client: TestClient, engines: Engines, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes, "INLINE_SEARCH_WORK", 5)
+    facts = {**CITI_BOND, "outstanding_cny": 500_000_000, "residual_maturity_years": 0.5, "coupon_type": "floating"}
+    with pytest.raises(SearchTooLong):
+        engines.counterfactuals.search("index-citi-dim-sum", facts, dt.date(2012, 8, 1), max_work=5)
+    answer = client.post("/v1/rules/index-citi-dim-sum/evaluate", json={"facts": facts, "as_of": "2012-08-01"}).json()
+    assert answer["counterfactuals"] == engines.counterfactuals.search("index-citi-dim-sum", facts, dt.date(2012, 8, 1))
+    assert len(answer["counterfactuals"]["options"][0]["changes"]) == 3

@@ -4,22 +4,12 @@ between two releases with the statements that changed them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from connectkb.app import create_app
-from connectkb.knowledge.load import LoadedKB
-
 OTCC_BOND = {"bond_type": "policy-bank-bond", "held_via": "northbound-bond-connect"}
-
-
-@pytest.fixture(scope="module")
-def client(kb: LoadedKB) -> Iterator[TestClient]:
-    with TestClient(create_app(kb)) as c:
-        yield c
 
 
 def evaluate(client: TestClient, rule: str, facts: dict[str, Any], as_of: str, **params: str) -> dict[str, Any]:

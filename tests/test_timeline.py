@@ -8,31 +8,17 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from connectkb.app import create_app
-from connectkb.knowledge.load import LoadedKB
-from connectkb.time.known_at import Engines, engines_for
+from connectkb.time.known_at import Engines
 
 NORTHBOUND = {"held_via": "northbound-bond-connect"}
 ADULT = {"age": 30, "hk_permanent_resident": True, "holds_account_with_witness_bank": True,
          "documents": ["hk-permanent-identity-card", "mainland-travel-permit"], "account_class": "II"}
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def engines(kb: LoadedKB) -> Engines:
-    return engines_for(kb.backend, kb.release, None, True)
-
-
-@pytest.fixture(scope="module")
-def client(kb: LoadedKB) -> Iterator[TestClient]:
-    with TestClient(create_app(kb)) as c:
-        yield c
 
 
 def spans(answer: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from rdflib import Graph
 
-from ..common.http import AcceptLanguage, IsoDate, LangQuery, field_error, field_exception, parse_date
+from ..common.http import AcceptLanguage, AnswerJSON, IsoDate, LangQuery, field_error, field_exception, parse_date
 from ..common.languages import choose_lang
 from ..common.namespaces import sparql_prologue
 from ..time.known_at import Engines, KnownAt, engines_for
@@ -22,6 +22,7 @@ from ..time.release_answers import answers_diff
 from ..time.releases import ReleaseStore
 from ..time.timeline import TimelineError
 from .compiled.engine import CompiledRules
+from .counterfactuals import SearchTooLong
 from .engine import EvaluationTimeout, FactError, RuleNotFound, RulesEngine
 from .fact_input import JSON_LD, TURTLE, graph_to_facts, parse_fact_graph
 from .models import (
@@ -39,6 +40,10 @@ from .models import (
 
 MAX_BODY_ENV, DEFAULT_MAX_BODY = "CONNECTKB_MAX_BODY_BYTES", 1_000_000
 EVAL_TIMEOUT_ENV, DEFAULT_EVAL_TIMEOUT_S = "CONNECTKB_EVAL_TIMEOUT_S", 10.0
+# the work a counterfactual search may do on the event loop (fact sets decided, values classified,
+# combinations laid out: a few microseconds each) before it is moved to a thread: the loop then stalls
+# for a few milliseconds at worst
+INLINE_SEARCH_WORK = 1_000
 
 
 class BodyTooLarge(Exception):
@@ -194,12 +199,17 @@ def build_router(rules: RulesEngine, compiled: CompiledRules, known: KnownAt | N
             if wants_report and report is not None:
                 return Response(report.serialize(format="turtle"), media_type=TURTLE)
         if counterfactuals and answer["verdict"] != "eligible":
-            # a bounded search on the compiled tables (at most MAX_EVALUATIONS outcomes): off the event loop
-            answer = {**answer, "counterfactuals": await anyio.to_thread.run_sync(
-                eng.counterfactuals.search, rule_id, facts, when, language)}
+            search = eng.counterfactuals.search
+            # most searches end in well under a millisecond: on the event loop, as the evaluation; one that
+            # goes past INLINE_SEARCH_WORK is run again, whole, off the loop
+            try:
+                found = search(rule_id, facts, when, language, max_work=INLINE_SEARCH_WORK)
+            except SearchTooLong:
+                found = await anyio.to_thread.run_sync(search, rule_id, facts, when, language)
+            answer = {**answer, "counterfactuals": found}
         if as_known_at is not None:
             answer = {**answer, "known_at": named(eng, rule_id, engine)}
-        return answer
+        return AnswerJSON(answer)
 
     @router.post("/v1/rules/{rule_id}/timeline", response_model=None,
                  responses={**ok(TimelineAnswer), **errors(404, 413, 422, 503)},
