@@ -104,3 +104,19 @@ def test_eval_on_a_terminal_prints_the_verdict_and_a_table_of_criteria() -> None
     assert "witness-account-opening on 2025-03-01: ineligible" in text
     assert "criterion" in text and "minimum-age" in text and "fail" in text
     assert not text.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("argv", [
+    ["screen", "examples/bonds.csv", "--rules", "indx-*", "--json"],
+    ["screen", "examples/bonds.csv", "--rules", "index-*", "--as-of", "2012-13-01", "--json"],
+    ["weights", "index-market-vectors-rmb", "examples/bonds.csv", "--as-of", "yesterday", "--json"],
+    ["weights", "index-markt-vectors", "examples/bonds.csv", "--json"],
+    ["timeline", "witness-account-opening", "--facts", "[]", "--from", "2024-01-01", "--to", "2025-01-01", "--json"],
+])
+def test_every_verb_reports_bad_input_as_json_under_json(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    error = json.loads(captured.out)["error"]
+    assert error and error in captured.err

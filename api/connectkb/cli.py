@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from . import __version__
-from .common.terminal import on_terminal, print_json, table, unknown_name
+from .common.terminal import day_option, fail, on_terminal, print_json, table, unknown_name
 from .screening import cli as screening_cli
 from .time import timeline_cli
 from .weights import cli as weights_cli
@@ -33,7 +33,7 @@ def _validate(args: argparse.Namespace) -> int:
                  else f"none beside the checkout, and {paths.SEEDS_DIR_ENV} unset")
         message = (f"the seed documents were not found ({where}): give --seeds DIR, set {paths.SEEDS_DIR_ENV}, "
                    "or pass --skip-quotes to check the KB without its quotes")
-        _fail(args, message)
+        fail(args, message)
         return 1
     # Validation keeps what it makes (some 200,000 objects) until it ends, and makes little garbage: the
     # collector's passes over them find nothing (~0.15 s), nor its last one on the way out (frozen objects
@@ -133,24 +133,19 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from .engines import build_engines
-    from .knowledge.load import KBInvalid, load
+    from .engines import load_engines
+    from .knowledge.load import KBInvalid
     from .rules.engine import FactError, RuleNotFound
 
     try:
         facts = json.loads(args.facts)
-        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+        as_of = day_option(args.as_of)
     except (json.JSONDecodeError, ValueError) as exc:
-        _fail(args, f"bad input: {exc}")
-        return 2
+        return fail(args, f"bad input: {exc}")
     try:
-        kb = load()
+        _, engines = load_engines()
     except KBInvalid as exc:
-        _fail(args, str(exc))
-        return 1
-    engines = build_engines(kb.backend)
+        return fail(args, str(exc), 1)
     engine = engines.rules
     try:
         if args.engine == "reference":
@@ -158,10 +153,10 @@ def _eval(args: argparse.Namespace) -> int:
         else:
             answer = engines.compiled.evaluate(args.rule, facts, as_of, args.lang)
     except RuleNotFound:
-        _fail(args, unknown_name("rule", args.rule, engine.rules) + f" Known rules: {', '.join(sorted(engine.rules))}")
+        fail(args, unknown_name("rule", args.rule, engine.rules) + f" Known rules: {', '.join(sorted(engine.rules))}")
         return 2
     except FactError as exc:
-        _fail(args, f"bad fact '{exc.field}': {exc.message}")
+        fail(args, f"bad fact '{exc.field}': {exc.message}")
         return 2
     if args.json or not on_terminal():  # a pipe has always been given the API's JSON answer
         print_json(answer)
@@ -193,7 +188,7 @@ def _diff(args: argparse.Namespace) -> int:
     try:
         diff = store.diff(args.a, args.b, args.lang)
     except UnknownRelease as exc:
-        _fail(args, exc.message)
+        fail(args, exc.message)
         return 2
     if args.markdown and not args.json:
         print(markdown(diff, store.releases[args.b].issued))
@@ -213,13 +208,6 @@ def _changelog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fail(args: argparse.Namespace, message: str) -> None:
-    """An error: on stderr for people, and as JSON on stdout too under --json, so that a program reads it."""
-    if getattr(args, "json", False):
-        print_json({"error": message})
-    print(message, file=sys.stderr)
-
-
 def _date(text: str) -> datetime.date:
     return datetime.date.fromisoformat(text)
 
@@ -232,7 +220,7 @@ def _changes(args: argparse.Namespace) -> int:
     try:
         start, end = parse_window(args.from_, args.to)
     except BadPeriod as exc:
-        _fail(args, exc.message)
+        fail(args, exc.message)
         return 2
     entities = EntityService(load().backend)
     items = ChangesEngine(entities.backend, entities).between(start, end, kind=args.kind, lang=args.lang)
@@ -253,18 +241,18 @@ def _as_of(args: argparse.Namespace) -> int:
     try:
         day = _date(args.date)
     except ValueError:
-        _fail(args, f"'{args.date}' is not a date YYYY-MM-DD")
+        fail(args, f"'{args.date}' is not a date YYYY-MM-DD")
         return 2
     kb = load()
     entities, view = EntityService(kb.backend), AsOfView(kb.backend)
     _, everything = entities.search(None, None, args.lang, limit=100_000)
     if args.type and not entities.type_matches(args.type):
         known_types = {t.split(":")[-1] for e in everything for t in e["types"]}
-        _fail(args, unknown_name("type", args.type, known_types))
+        fail(args, unknown_name("type", args.type, known_types))
         return 2
     roles = {e["id"] for e in everything if "org:Role" in e["types"]}
     if args.role and args.role not in roles:
-        _fail(args, unknown_name("role", args.role, roles))
+        fail(args, unknown_name("role", args.role, roles))
         return 2
     _, items = entities.search(args.type, None, args.lang, limit=100_000)
     if args.role:
@@ -289,7 +277,7 @@ def _load(args: argparse.Namespace) -> int:
     try:
         count = load_into(args.store, args.graph_store)
     except (KBInvalid, RemoteStoreError) as exc:
-        _fail(args, str(exc))
+        fail(args, str(exc))
         return 1
     if args.json:
         print_json({"store": args.store, "triples": count})

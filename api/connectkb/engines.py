@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .common.backend import SparqlBackend
 from .knowledge.entities import EntityService
+from .knowledge.load import LoadedKB, load
 from .rules.compiled.engine import CompiledRules
 from .rules.engine import RulesEngine
 
@@ -22,3 +23,10 @@ def build_engines(backend: SparqlBackend) -> Engines:
     entities = EntityService(backend)
     rules = RulesEngine(backend, entities.citations, entities.label_of)
     return Engines(entities, rules, CompiledRules(rules))
+
+
+def load_engines() -> tuple[LoadedKB, Engines]:
+    """Load (and validate) the KB and build its engines: what a command line verb does first. KBInvalid
+    where the KB does not conform."""
+    kb = load()
+    return kb, build_engines(kb.backend)

@@ -3,6 +3,7 @@ by tradition), aligned tables for people, and the nearest known names when a nam
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 import sys
@@ -13,6 +14,23 @@ from typing import Any
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def fail(args: Any, message: str, code: int = 2) -> int:
+    """An error: on stderr for people, and as JSON on stdout too under --json, so that a program reads it.
+    Returns the exit code (2: bad input; 1: a knowledge base that does not conform)."""
+    if getattr(args, "json", False):
+        print_json({"error": message})
+    print(message, file=sys.stderr)
+    return code
+
+
+def day_option(text: str | None, option: str = "--as-of") -> dt.date:
+    """A date option (today where not given); ValueError names the option and what it expects."""
+    try:
+        return dt.date.fromisoformat(text) if text else dt.date.today()
+    except ValueError:
+        raise ValueError(f"bad {option} '{text}': expected a date YYYY-MM-DD") from None
 
 
 def on_terminal() -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
@@ -12,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..common.terminal import day_option, fail
 from .readers import BodyParser, InputError, Row, format_for_path, read_path
 
 if TYPE_CHECKING:  # Polars is imported when a screening runs, not by every `connectkb` command
@@ -113,39 +113,33 @@ class _Sink:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engines import build_engines
-    from ..knowledge.load import KBInvalid, load
+    from ..engines import load_engines
+    from ..knowledge.load import KBInvalid
     from .screen import NoRuleMatched, Screener, chunked, select_rules
 
     path = Path(args.file)
     try:
-        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
-    except ValueError:
-        print(f"bad --as-of '{args.as_of}': expected a date YYYY-MM-DD", file=sys.stderr)
-        return 2
+        as_of = day_option(args.as_of)
+    except ValueError as exc:
+        return fail(args, str(exc))
     for option, value, forced in (("FILE", path, args.format), ("--out", args.out, None)):
         try:
             fmt_ = format_for_path(value, forced) if value else None
         except InputError as exc:
-            print(f"bad {option}: {exc.message}", file=sys.stderr)
-            return 2
+            return fail(args, f"bad {option}: {exc.message}")
         if option == "FILE":
             fmt = fmt_ or "csv"
     if not path.is_file():
-        print(f"no file '{path}'", file=sys.stderr)
-        return 2
+        return fail(args, f"no file '{path}'")
     try:
-        kb = load()
+        _, engines = load_engines()
     except KBInvalid as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    engines = build_engines(kb.backend)
+        return fail(args, str(exc), 1)
     engine = engines.rules
     try:
         rule_ids = select_rules(engine.rules, args.rules)
     except NoRuleMatched as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        return fail(args, str(exc))
     screener = Screener(engines.compiled, rule_ids, as_of)
     progress = _Progress(path.stat().st_size if fmt != "parquet" else None)
     state = {"bytes": 0}
@@ -159,8 +153,7 @@ def run(args: argparse.Namespace) -> int:
             progress.show(screener.summary.rows, state["bytes"])
     except (InputError, UnicodeDecodeError) as exc:
         message = exc.message if isinstance(exc, InputError) else str(exc)
-        print(f"cannot read {path}: {message}", file=sys.stderr)
-        return 2
+        return fail(args, f"cannot read {path}: {message}")
     finally:
         if sink is not None:
             sink.close()

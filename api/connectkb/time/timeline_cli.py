@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 from typing import Any
+
+from ..common.terminal import fail
 
 
 def add_parser(sub: Any) -> None:
@@ -25,14 +26,6 @@ def add_parser(sub: Any) -> None:
     timeline.set_defaults(func=run)
 
 
-def _fail(args: argparse.Namespace, message: str, code: int) -> int:
-    """An error on stderr, and as JSON on stdout under --json, so that a program reads it."""
-    if args.json:
-        print(json.dumps({"error": message}, ensure_ascii=False))
-    print(message, file=sys.stderr)
-    return code
-
-
 def run(args: argparse.Namespace) -> int:
     from ..knowledge.load import KBInvalid, load
     from ..rules.engine import FactError, RuleNotFound
@@ -46,11 +39,11 @@ def run(args: argparse.Namespace) -> int:
         if not isinstance(facts, dict):
             raise ValueError("--facts must be a JSON object")
     except (json.JSONDecodeError, ValueError) as exc:
-        return _fail(args, f"bad input: {exc}", 2)
+        return fail(args, f"bad input: {exc}", 2)
     try:
         kb = load()
     except KBInvalid as exc:
-        return _fail(args, str(exc), 1)
+        return fail(args, str(exc), 1)
     releases = ReleaseStore()
     known = KnownAt(releases, engines_for(kb.backend, kb.release, None, True))
     try:
@@ -59,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
         engines = known.get(args.as_known_at)
         answer = engines.timelines.timeline(args.rule, facts, start, end, args.lang)
     except UnknownRelease as exc:
-        return _fail(args, exc.message, 2)
+        return fail(args, exc.message, 2)
     except RuleNotFound:
-        return _fail(args, f"no rule '{args.rule}'", 2)
+        return fail(args, f"no rule '{args.rule}'", 2)
     except (FactError, TimelineError) as exc:
-        return _fail(args, f"{exc.field}: {exc.message}", 2)
+        return fail(args, f"{exc.field}: {exc.message}", 2)
     answer["known_at"] = engines.named()
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))

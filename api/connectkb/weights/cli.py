@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import sys
 from typing import Any
+
+from ..common.terminal import day_option, fail
 
 
 def add_parser(sub: Any) -> None:
@@ -24,38 +24,32 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engines import build_engines
-    from ..knowledge.load import KBInvalid, load
+    from ..engines import load_engines
+    from ..knowledge.load import KBInvalid
     from ..screening.readers import InputError, read_path
     from .routes import bonds_from_rows
     from .service import BondsError, UnknownIndex, WeightsService
 
     try:
-        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
-    except ValueError:
-        print(f"'{args.as_of}' is not a date YYYY-MM-DD", file=sys.stderr)
-        return 2
+        as_of = day_option(args.as_of)
+    except ValueError as exc:
+        return fail(args, str(exc))
     try:
-        kb = load()
+        _, engines = load_engines()
     except KBInvalid as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    engines = build_engines(kb.backend)
+        return fail(args, str(exc), 1)
     rules = engines.rules
     service = WeightsService(rules, engines.compiled)
     try:
         bonds = bonds_from_rows(list(read_path(args.file, rules.input_facts)))
         answer = service.weigh(args.index, bonds, as_of, args.lang)
     except UnknownIndex:
-        print(f"no index '{args.index}'; known indices: {', '.join(service.index_ids())}", file=sys.stderr)
-        return 2
+        return fail(args, f"no index '{args.index}'; known indices: {', '.join(service.index_ids())}")
     except (InputError, BondsError) as exc:
         where = getattr(exc, "field", None) or " ".join(str(x) for x in getattr(exc, "loc", []))
-        print(f"bad input ({where}): {exc.message}", file=sys.stderr)
-        return 2
+        return fail(args, f"bad input ({where}): {exc.message}")
     except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 2
+        return fail(args, f"cannot read {args.file}: {exc.strerror}")
     if args.json:
         print(json.dumps(answer, ensure_ascii=False, indent=2))
     else:
