@@ -17,6 +17,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .held_answers import holding
 from .negotiation import negotiate
 from .problems import problem
 
@@ -86,30 +87,19 @@ class CachingMiddleware:
             return
         path: str = scope["path"]
         request_headers = Headers(scope=scope)
-        start: Message | None = None
-        chunks: list[bytes] = []
 
-        async def intercept(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if path.startswith(LANGUAGE_VARIES):
-                    _add_vary(headers, "Accept-Language")
-                media = headers.get("content-type", "").split(";")[0].strip().lower()
-                if message["status"] != 200 or media in STREAMED:
-                    await send(message)
-                    return
-                start = message
-                return
-            if start is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            await self.finish(start, b"".join(chunks), request_headers, path, scope, receive, send)
+        def pick(start: Message) -> bool:
+            """Every answer gets its Vary; a successful one that is not a stream is held for its validators."""
+            headers = MutableHeaders(scope=start)
+            if path.startswith(LANGUAGE_VARIES):
+                _add_vary(headers, "Accept-Language")
+            media = headers.get("content-type", "").split(";")[0].strip().lower()
+            return start["status"] == 200 and media not in STREAMED
 
-        await self.app(scope, receive, intercept)
+        async def complete(start: Message, body: bytes) -> None:
+            await self.finish(start, body, request_headers, path, scope, receive, send)
+
+        await self.app(scope, receive, holding(send, pick, complete))
 
     async def finish(self, start: Message, body: bytes, request: Headers, path: str, scope: Scope,
                      receive: Receive, send: Send) -> None:

@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .held_answers import holding
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -126,25 +128,11 @@ class ProblemNormaliser:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start: Message | None = None
-        chunks: list[bytes] = []
+        def pick(start: Message) -> bool:
+            return start["status"] >= 400 and \
+                _header(start, b"content-type").split(";")[0].strip() == "application/json"
 
-        async def intercept(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                content_type = _header(message, b"content-type")
-                if message["status"] >= 400 and content_type.split(";")[0].strip() == "application/json":
-                    start = message  # held until the body is complete
-                    return
-                await send(message)
-                return
-            if start is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            body = b"".join(chunks)
+        async def complete(start: Message, body: bytes) -> None:
             try:
                 parsed = json.loads(body)
             except ValueError:
@@ -160,7 +148,7 @@ class ProblemNormaliser:
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        await self.app(scope, receive, intercept)
+        await self.app(scope, receive, holding(send, pick, complete))
 
 
 def _header(message: Message, name: bytes) -> str:
