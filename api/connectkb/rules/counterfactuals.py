@@ -14,8 +14,14 @@ incrementally: the facts given are prepared and normalised once, a changed value
 KB's names and codes make its terms, not the request), and a change set decides again only the criteria
 that read a fact it changes, each outcome kept by the terms the criterion reads (and the as-of date,
 where the criterion reads it). Where the preparation may carry a change to another fact (an implied
-fact), the changed facts are prepared whole, as an evaluation prepares them. What the KB gives a rule's
-facts (the values tried, the checks' points) is read at first use."""
+fact), the changed facts are prepared whole, as an evaluation prepares them (and kept, by the linked
+facts given and changed). What the KB gives a rule's facts (the values tried, the checks' points) is
+read at first use.
+
+A change set that cannot pass is counted as an evaluation but not decided: one that leaves unread a
+criterion failing as given, or changes a fact to a value failing a criterion that no other fact of
+the set reads. So `evaluations` (and the cut at MAX_EVALUATIONS) means what it meant when every change
+set was decided; `max_work` bounds the work actually done."""
 
 from __future__ import annotations
 
