@@ -3,6 +3,7 @@ Oxigraph store and an external SPARQL endpoint are interchangeable."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
@@ -50,17 +51,28 @@ class RemoteStore:
     with the SPARQL 1.1 Protocol; answers come back in the same JSON-results shape as EmbeddedStore's."""
 
     def __init__(self, query_url: str, timeout_s: float = 30.0):
+        self.query_url = query_url
+        self.timeout_s = timeout_s
+        self._client: httpx.Client | None = None
+        self._pid = 0
+
+    @property
+    def client(self) -> httpx.Client:
+        """The connection pool of this process: `serve --workers` forks after the KB is loaded, and two
+        processes writing to one inherited keep-alive connection would read each other's answers."""
         import httpx  # only an external store needs it: not imported by every start-up
 
-        self.query_url = query_url
-        self.client = httpx.Client(timeout=timeout_s)
+        if self._client is None or self._pid != os.getpid():
+            self._client, self._pid = httpx.Client(timeout=self.timeout_s), os.getpid()
+        return self._client
 
     def _post(self, data: dict[str, str | list[str]], accept: str, timeout_s: float | None = None) -> httpx.Response:
         import httpx
 
+        client = self.client
         try:
-            response = self.client.post(self.query_url, data=data, headers={"Accept": accept},
-                                        timeout=timeout_s or self.client.timeout)
+            response = client.post(self.query_url, data=data, headers={"Accept": accept},
+                                   timeout=timeout_s or client.timeout)
         except httpx.TimeoutException as exc:
             raise RemoteTimeout(f"the SPARQL server at {self.query_url} did not answer in time: {exc}") from exc
         except httpx.HTTPError as exc:
