@@ -95,6 +95,7 @@ class Counterfactuals:
             for ix in list(self._indexes.values()):
                 ix.outcomes.clear()
                 ix.linked_terms.clear()
+                ix.dates_tried.clear()
 
     def value_terms(self, rule: Any, fact: Any, value: Any) -> Terms | None:
         """A changed value's terms as an evaluation makes them (a name read as its entity's id); None
@@ -309,6 +310,7 @@ class _RuleIndex:
         self.linked_iris = frozenset(self.iri_of[n] for n in self.linked if n in self.iri_of)
         # (linked facts given, changes of linked facts) → the terms of linked facts they make (`_Run._linked`)
         self.linked_terms: dict[tuple[Any, ...], Terms | None] = {}
+        self.dates_tried: dict[tuple[str, dt.date], tuple[tuple[Any, Terms | None], ...]] = {}  # by as-of date
         # (criterion, as-of date; None for a criterion that does not read the date) → its outcomes
         self.outcomes: dict[tuple[int, dt.date | None], Memo] = {}
 
@@ -335,6 +337,8 @@ class _Run:
             self.prepared = None
         self.days: dict[dt.date, Day] = {}
         self.values_tried: dict[str, list[tuple[Any, Terms | None]]] = {}  # by fact (not a date's)
+        # by fact: its values' classes, and the evaluations they counted, where no date decides them
+        self.timeless_classes: dict[str, tuple[dict[tuple[int, ...], list[tuple[Any, Terms]]], int]] = {}
         try:  # the linked facts as given: what the terms of a change of them follow from, with the change
             self.given_linked: Any = tuple((n, value_key(facts.get(n))) for n in sorted(ix.linked))
         except TypeError:
@@ -496,52 +500,92 @@ class _Run:
         # reading any linked fact (the preparation may change them all)
         linked_readers = frozenset(i for n in ix.linked if n in ix.iri_of for i in ix.readers.get(ix.iri_of[n], ()))
         touch = {n: linked_readers if n in ix.linked else frozenset(ix.readers.get(ix.iri_of[n], ())) for n in names}
-        failing = frozenset(bad)
+        # the criteria that do not pass as given, as bits: those a change of each fact may decide again
+        covers = {n: sum(1 << j for j, i in enumerate(bad) if i in touch[n]) for n in names}
+        everything = (1 << len(bad)) - 1
+        sizes = {n: len(changes[n]) for n in names}
+        # how many change sets each size makes, where each is accepted (no two linked facts change together)
+        by_size = _change_sets(list(sizes.values())) if len(ix.linked.intersection(names)) < 2 else None
         for size in range(1, MAX_CHANGES + 1):
-            found = []
-            for combo in itertools.combinations(names, size):
+            found: list[tuple[tuple[str, Any], ...]] = []
+            if by_size is not None and self.evaluations + by_size[size] < self.limit:
+                # no cut within this size: the change sets of a combination that leaves a criterion failing
+                # as given unread (none passes) are counted at once, the others laid out
                 self._spend()
-                # a change of several facts makes each one's terms, unless the preparation links them
-                apart = not ix.linked.intersection(combo)
-                # a change set counts as one evaluation where the preparation accepts it, as `codes` counts:
-                # a value of a class is accepted alone, so only two linked facts changed together may not be
-                own = [n not in ix.linked for n in combo]
-                accepted_alone = own.count(False) < 2
-                total = math.prod(len(changes[n]) for n in combo)
-                # a criterion that does not pass as given and reads none of the facts changed: none passes
-                hopeless = not failing <= frozenset().union(*(touch[n] for n in combo))
-                if hopeless and accepted_alone:  # each change set counted, up to the cut, none decided
-                    if total and self.evaluations + total > self.limit:
-                        self.evaluations = max(self.evaluations, self.limit)
-                        return found, True
-                    self.evaluations += total
-                    continue
-                # per fact, the values not worth deciding: an unlinked fact's value whose change fails a
-                # criterion that none of the other facts changed reads fails with them too
-                reaches = [frozenset().union(*(touch[m] for m in combo if m != n)) for n in combo]
-                skipped = [[hopeless or (mine and not fails <= reach) for _, _, fails in changes[n]]
-                           for n, mine, reach in zip(combo, own, reaches, strict=True)]
-                if accepted_alone and self.evaluations + total < self.limit:
-                    # no cut within: the change sets not worth deciding are counted at once, the others
-                    # decided in their order
-                    kept = [[pick for pick, skip in zip(changes[n], skips, strict=True) if not skip]
-                            for n, skips in zip(combo, skipped, strict=True)]
-                    self.evaluations += total - math.prod(map(len, kept))
-                    found += self._passing(combo, itertools.product(*kept), apart, state)
-                    continue
-                for picks, skips in zip(itertools.product(*(changes[n] for n in combo)),
-                                        itertools.product(*skipped), strict=True):
-                    if self.evaluations >= self.limit:
-                        return found, True
-                    if any(skips):
-                        linked = tuple((n, v) for n, (v, _, _), mine in zip(combo, picks, own, strict=True) if not mine)
-                        if accepted_alone or self._linked(linked) is not None:
-                            self.evaluations += 1
-                        continue
-                    found += self._passing(combo, (picks,), apart, state)
+                laid_out = 0
+                for combo in itertools.combinations(names, size):
+                    covered = 0
+                    for n in combo:
+                        covered |= covers[n]
+                    if covered == everything:
+                        self._spend()
+                        laid_out += math.prod(sizes[n] for n in combo)
+                        found += self._lay_out(combo, changes, touch, state)
+                self.evaluations += by_size[size] - laid_out
+            else:
+                cut = self._one_by_one(size, names, changes, touch, covers, everything, state, found)
+                if cut:
+                    return found, True
             if found:
                 return found[:MAX_OPTIONS], False
         return [], False
+
+    def _lay_out(self, combo: tuple[str, ...], changes: dict[str, list[tuple[Any, Terms, frozenset[int]]]],
+                 touch: dict[str, frozenset[int]], state: Day) -> list[tuple[tuple[str, Any], ...]]:
+        """The change sets of a combination that reads every criterion failing as given, whose count cannot
+        reach the cut and which the preparation accepts: those not worth deciding counted, the others
+        decided in their order; those that pass."""
+        own = [n not in self.ix.linked for n in combo]
+        # per fact, the values not worth deciding: an unlinked fact's value whose change fails a criterion
+        # that none of the other facts changed reads fails with them too
+        reaches = [frozenset().union(*(touch[m] for m in combo if m != n)) for n in combo]
+        kept = [[pick for pick in changes[n] if not (mine and not pick[2] <= reach)]
+                for n, mine, reach in zip(combo, own, reaches, strict=True)]
+        self.evaluations += math.prod(len(changes[n]) for n in combo) - math.prod(map(len, kept))
+        return self._passing(combo, itertools.product(*kept), not self.ix.linked.intersection(combo), state)
+
+    def _one_by_one(self, size: int, names: list[str], changes: dict[str, list[tuple[Any, Terms, frozenset[int]]]],
+                    touch: dict[str, frozenset[int]], covers: dict[str, int], everything: int, state: Day,
+                    found: list[tuple[tuple[str, Any], ...]]) -> bool:
+        """The change sets of a size, combination by combination, up to the cut (whether it came): where
+        two linked facts change together (a set the preparation may refuse is not counted), or where the
+        cut may come within the size. What passes is added to `found`."""
+        ix = self.ix
+        for combo in itertools.combinations(names, size):
+            self._spend()
+            # a change of several facts makes each one's terms, unless the preparation links them
+            apart = not ix.linked.intersection(combo)
+            # a value of a class is accepted alone, so only two linked facts changed together may not be
+            accepted_alone = apart or len(ix.linked.intersection(combo)) < 2
+            total = math.prod(len(changes[n]) for n in combo)
+            covered = 0
+            for n in combo:
+                covered |= covers[n]
+            # a criterion that does not pass as given and reads none of the facts changed: none passes
+            hopeless = covered != everything
+            if hopeless and accepted_alone:  # each change set counted, up to the cut, none decided
+                if total and self.evaluations + total > self.limit:
+                    self.evaluations = max(self.evaluations, self.limit)
+                    return True
+                self.evaluations += total
+                continue
+            if accepted_alone and self.evaluations + total < self.limit:
+                found += self._lay_out(combo, changes, touch, state)
+                continue
+            own = [n not in ix.linked for n in combo]
+            reaches = [frozenset().union(*(touch[m] for m in combo if m != n)) for n in combo]
+            for picks in itertools.product(*(changes[n] for n in combo)):
+                if self.evaluations >= self.limit:
+                    return True
+                if hopeless or any(mine and not fails <= reach
+                                   for (_, _, fails), mine, reach in zip(picks, own, reaches, strict=True)):
+                    # not decided, but counted as `codes` counts it: where the preparation accepts it
+                    linked = tuple((n, v) for n, (v, _, _), mine in zip(combo, picks, own, strict=True) if not mine)
+                    if accepted_alone or self._linked(linked) is not None:
+                        self.evaluations += 1
+                    continue
+                found += self._passing(combo, (picks,), apart, state)
+        return False
 
     def _passing(self, combo: tuple[str, ...], picks: Any, apart: bool,
                  state: Day) -> list[tuple[tuple[str, Any], ...]]:
@@ -572,7 +616,16 @@ class _Run:
         # not read it keep their outcome, and those that do tell the classes apart
         day, iv, _, memos = state
         iri = self.ix.iri_of[fact.name]
-        touched = [(i, memos[i], self.ix.keys[i]) for i in self.ix.readers.get(iri, ())]
+        readers = self.ix.readers.get(iri, ())
+        # where none of them reads the as-of date (nor do the values tried), the classes are those of any
+        # other date of the search (the later dates tried where no change helps)
+        timeless = fact.kind != "date" and not any(self.cr.criteria[i].dated for i in readers)
+        if timeless and fact.name in self.timeless_classes:
+            seen, counted = self.timeless_classes[fact.name]
+            self.evaluations += counted
+            return seen
+        evaluations = self.evaluations
+        touched = [(i, memos[i], self.ix.keys[i]) for i in readers]
         row = dict(self.row)
         get = row.get
         self._spend(len(tried))
@@ -587,6 +640,8 @@ class _Run:
                 codes.append(self._decide(i, row, key, day, iv, memo) if hit is None else hit)
             self.evaluations += 1
             seen.setdefault(tuple(codes), []).append((value, changed))
+        if timeless:
+            self.timeless_classes[fact.name] = (seen, self.evaluations - evaluations)
         return seen
 
     def _tried(self, fact: Any, day: dt.date) -> list[tuple[Any, Terms | None]]:
@@ -594,7 +649,17 @@ class _Run:
         but a date's, the same on every as-of date."""
         name, current = fact.name, self.facts.get(fact.name)
         if fact.kind == "date":
-            return [(v, self._single(fact, v)) for v in self.owner.candidates(self.cr, fact, current, day)]
+            if fact.multiple or name in self.ix.linked or self.prepared is None:
+                return [(v, self._single(fact, v)) for v in self.owner.candidates(self.cr, fact, current, day)]
+            # a date's values follow the as-of date alone: kept by it (later as-of dates are the KB's own
+            # change dates, the same for every search)
+            dated = self.ix.dates_tried
+            got_dates = dated.get((name, day))
+            if got_dates is None:
+                values = self.owner.candidates(self.cr, fact, None, day)
+                got_dates = dated[(name, day)] = tuple((v, self.owner.value_terms(self.rule, fact, v)) for v in values)
+                self.owner.remember()
+            return [(v, terms) for v, terms in got_dates if v != current]
         got = self.values_tried.get(name)
         if got is None:
             if fact.multiple or name in self.ix.linked:
@@ -660,6 +725,16 @@ class _Run:
             parts.append(f"≤ {last:,}" if _is_point(last, points) or not _is_point(above, points)
                          else f"< {above:,}")
         return f"{name} " + " and ".join(parts) if parts else f"{name} = any value"
+
+
+def _change_sets(sizes: list[int]) -> list[int]:
+    """By size k, how many change sets the combinations of k facts make: the sum, over each k of the
+    facts, of the product of their numbers of values (elementary symmetric sums)."""
+    out = [1] + [0] * MAX_CHANGES
+    for n in sizes:
+        for k in range(MAX_CHANGES, 0, -1):
+            out[k] += out[k - 1] * n
+    return out
 
 
 def _is_point(v: Any, points: set[Any]) -> bool:
