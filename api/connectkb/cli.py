@@ -112,6 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         # every rule's checks compile here, once: a broken one refuses the start like bad Turtle, and
         # forked workers share the compiled engines
         engines = build_engines(kb.backend)
+        engines.warm()
     except (KBInvalid, KBSyntaxError, RemoteStoreError) as exc:
         if args.json:
             print_json({"serving": False, "error": "the knowledge base does not pass its integrity checks",

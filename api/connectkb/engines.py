@@ -17,6 +17,11 @@ class Engines:
     rules: RulesEngine
     compiled: CompiledRules
 
+    def warm(self) -> None:
+        """Build now what is otherwise built on first use, so that forked workers share it and no first
+        request waits for it."""
+        self.entities.type_matches("")
+
 
 def build_engines(backend: SparqlBackend) -> Engines:
     """Compile every rule (RuleChecksInvalid if one does not); pySHACL stays reachable as `rules`."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..common.backend import Row, SparqlBackend
@@ -29,13 +30,15 @@ class EntityService:
 
     def __init__(self, backend: SparqlBackend):
         self.backend = backend
-        self._index = self._build_index()
         self.labels = Labels(backend)
         self.label_of = self.labels.label_of
         self.citations = Citations(backend)
 
     # ------------------------------------------------------------ index and search
-    def _build_index(self) -> dict[str, _Indexed]:
+    @cached_property
+    def _index(self) -> dict[str, _Indexed]:
+        """Built on first use: the rules engines never search, so `connectkb validate` and the rule
+        verbs do not pay for it; the service builds it before it serves (`Engines.warm`)."""
         index: dict[str, _Indexed] = {}
         rows = self.backend.select(_PROLOGUE + """
             SELECT ?s ?t WHERE { ?s a ?direct . ?direct rdfs:subClassOf* ?t .
