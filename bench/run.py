@@ -149,7 +149,7 @@ def _generated_requests(per_rule: int) -> list[tuple[str, str]]:
 
 def _report(name: str, figures: dict[str, float], baseline: dict[str, float] | None) -> None:
     ratio = f", {figures['rps'] / baseline['rps']:.3f} of hello-world" if baseline else ""
-    print(f"  {name:<42} {figures['rps']:>9.1f} req/s  p50 {figures['p50_ms']:>7.2f} ms  "
+    print(f"  {name:<60} {figures['rps']:>9.1f} req/s  p50 {figures['p50_ms']:>7.2f} ms  "
           f"p99 {figures['p99_ms']:>7.2f} ms  non-2xx {int(figures['non_2xx'])}{ratio}")
 
 
@@ -166,7 +166,10 @@ def rules_http(args: argparse.Namespace) -> None:
     per_rule = max(200, args.duration * 250)
     generated = _generated_requests(per_rule)
     mixes = {"POST …/evaluate": requests, "POST …/evaluate?counterfactuals=false": plain,
-             "POST …/evaluate, generated fact sets": generated}
+             "POST …/evaluate, generated fact sets": generated,
+             # the same unrepeated fact sets, the evaluation alone: what the search adds shows beside it
+             "POST …/evaluate?counterfactuals=false, generated": [(f"{path}?counterfactuals=false", body)
+                                                                  for path, body in generated]}
     figures: dict[int, dict[str, dict[str, float]]] = {}
     for workers in (1, 2):
         with served("--workers", str(workers)) as (base, _):
