@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from candidates import candidates
 from engine import engine, synthetic_bonds
 from screening import screening
 from serving import free_port, served, wait_until_up
@@ -327,7 +328,7 @@ def timeline(args: argparse.Namespace) -> None:
 
 
 SECTIONS = {"cold-start": cold_start, "rules-http": rules_http, "sparql-http": sparql_http,
-            "bulk-screening": bulk_screening, "engine": engine, "soak": soak,
+            "bulk-screening": bulk_screening, "engine": engine, "candidates": candidates, "soak": soak,
             "weights": weights, "timeline": timeline, "screening": screening}
 
 
@@ -341,6 +342,8 @@ def main() -> None:
     parser.add_argument("--bonds", type=int, default=200)
     parser.add_argument("--eval-runs", type=int, default=2000, help="compiled evaluations per rule (engine)")
     parser.add_argument("--bulk", default="1000,10000,100000,1000000", help="bond counts to screen (engine)")
+    parser.add_argument("--candidates-n", type=int, default=10_000,
+                        help="generated bonds for the bulk figures of the engine designs compared (candidates)")
     parser.add_argument("--differential", type=int, default=0,
                         help="generated fact sets per rule to compare with pySHACL (engine); 10000 takes about an hour "
                              "of CPU, shared among --differential-workers forked processes")
